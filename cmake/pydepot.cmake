@@ -1,0 +1,49 @@
+# Helpers shared by every module: one static library per src/<module>/, one GoogleTest binary
+# from its *_test.cc files, and one libFuzzer binary per *_fuzz.cc file.
+
+function(pydepot_set_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Woverloaded-virtual -Wimplicit-fallthrough -Wcast-qual -Wformat=2)
+  if(PYDEPOT_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# pydepot_add_module(<name> [DEPS <targets>...] [PUBLIC_DEPS <targets>...])
+# Builds pydepot_<name> (alias pydepot::<name>) from the module's .cc files.
+function(pydepot_add_module name)
+  cmake_parse_arguments(ARG "" "" "DEPS;PUBLIC_DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  list(FILTER srcs EXCLUDE REGEX "(_(test|fuzz|bench)|/main)\\.cc$")
+  add_library(pydepot_${name} STATIC ${srcs})
+  add_library(pydepot::${name} ALIAS pydepot_${name})
+  target_include_directories(pydepot_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(pydepot_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_DEPS})
+  pydepot_set_warnings(pydepot_${name})
+
+  if(PYDEPOT_BUILD_TESTS)
+    file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+    if(tests)
+      add_executable(${name}_test ${tests})
+      target_link_libraries(${name}_test PRIVATE pydepot_${name} ${ARG_DEPS} ${ARG_PUBLIC_DEPS}
+                            ${ARG_TEST_DEPS} GTest::gmock GTest::gtest_main)
+      target_compile_definitions(${name}_test PRIVATE
+                                 PYDEPOT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+      pydepot_set_warnings(${name}_test)
+      gtest_discover_tests(${name}_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                           DISCOVERY_TIMEOUT 60)
+    endif()
+  endif()
+
+  if(PYDEPOT_FUZZ)
+    file(GLOB fuzzers CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_fuzz.cc)
+    foreach(fuzzer ${fuzzers})
+      get_filename_component(fuzz_name ${fuzzer} NAME_WE)
+      add_executable(${fuzz_name} ${fuzzer})
+      target_link_libraries(${fuzz_name} PRIVATE pydepot_${name} ${ARG_DEPS} ${ARG_PUBLIC_DEPS})
+      target_link_options(${fuzz_name} PRIVATE -fsanitize=fuzzer)
+      pydepot_set_warnings(${fuzz_name})
+    endforeach()
+  endif()
+endfunction()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pydepot needs, only those that are missing.
+#   scripts/deps.sh build   what `make build` / `make run` need
+#   scripts/deps.sh test    what `make test` needs as well (clients, fuzzing, Python tools)
+set -euo pipefail
+build_pkgs=(build-essential cmake libboost1.81-dev libboost-json1.81-dev libarchive-dev
+  libsodium-dev libssl-dev zlib1g-dev)
+test_pkgs=(libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-format python3-packaging
+  python3-build python3-setuptools python3-wheel python3-pip-whl python3-setuptools-whl
+  python3-wheel-whl python3-pytest python3-requests python3-venv twine flit python3-poetry
+  python3-pdm curl)
+want=("${build_pkgs[@]}")
+if [ "${1:-build}" = test ]; then want+=("${test_pkgs[@]}"); fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

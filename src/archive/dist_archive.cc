@@ -1,0 +1,2 @@
+// Placeholder until the implementation lands.
+#include "archive/dist_archive.h"

@@ -1,0 +1,2 @@
+#include "cli/commands.h"
+namespace pydepot::cli { int Run(int, char**) { return 2; } }

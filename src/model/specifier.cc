@@ -1,0 +1,2 @@
+// Placeholder until the implementation lands.
+#include "model/specifier.h"
