@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define PYDEPOT_CHECK(cond)                                                               \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-      std::abort();                                                                       \
-    }                                                                                     \
+#define PYDEPOT_CHECK(cond)                                                         \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (false)

@@ -16,12 +16,12 @@ Status AsStatus(const StatusOr<T>& result) {
 #define PYDEPOT_CONCAT_INNER(a, b) a##b
 #define PYDEPOT_CONCAT(a, b) PYDEPOT_CONCAT_INNER(a, b)
 
-#define PYDEPOT_RETURN_IF_ERROR(expr)                                                   \
-  do {                                                                                  \
-    if (::pydepot::Status pydepot_status = ::pydepot::internal::AsStatus(expr);         \
-        !pydepot_status.ok()) {                                                         \
-      return pydepot_status;                                                            \
-    }                                                                                   \
+#define PYDEPOT_RETURN_IF_ERROR(expr)                                           \
+  do {                                                                          \
+    if (::pydepot::Status pydepot_status = ::pydepot::internal::AsStatus(expr); \
+        !pydepot_status.ok()) {                                                 \
+      return pydepot_status;                                                    \
+    }                                                                           \
   } while (false)
 
 // `lhs` is a declaration, so it cannot be parenthesised.

@@ -1,0 +1,185 @@
+#include "storage/keys.h"
+
+#include <string>
+#include <utility>
+
+#include "base/status_macros.h"
+
+namespace pydepot::storage {
+namespace {
+
+constexpr std::string_view kFilesPrefix = "files/";
+constexpr std::string_view kMetadataSuffix = ".metadata";
+constexpr std::string_view kProjectDocsPrefix = "index/projects/";
+constexpr std::string_view kJsonSuffix = ".json";
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// The PEP 503 normal form is lowercase with each run of [-_.] collapsed to one '-'; names start
+// and end with a letter or digit.
+bool IsNormalizedProject(std::string_view project) {
+  if (project.empty() || project.size() > kMaxProjectLength) {
+    return false;
+  }
+  if (!IsLowerAlnum(project.front()) || !IsLowerAlnum(project.back())) {
+    return false;
+  }
+  char previous = 'a';
+  for (char c : project) {
+    if (c == '-' && previous == '-') {
+      return false;
+    }
+    if (c != '-' && !IsLowerAlnum(c)) {
+      return false;
+    }
+    previous = c;
+  }
+  return true;
+}
+
+Status CheckProject(std::string_view project) {
+  if (!IsNormalizedProject(project)) {
+    return InvalidArgumentError("project name \"" + std::string(project) +
+                                "\" is not a PEP 503 normalized name usable in a key");
+  }
+  return OkStatus();
+}
+
+Status CheckFilename(std::string_view filename) {
+  if (filename.size() > kMaxFilenameLength) {
+    return InvalidArgumentError("filename is too long for storage (" +
+                                std::to_string(filename.size()) + " bytes, at most " +
+                                std::to_string(kMaxFilenameLength) + ")");
+  }
+  if (filename.find('/') != std::string_view::npos || !IsValidKey(filename)) {
+    return InvalidArgumentError("filename \"" + std::string(filename) +
+                                "\" cannot be a storage key segment");
+  }
+  if (EndsWith(filename, kMetadataSuffix)) {
+    return InvalidArgumentError("filename \"" + std::string(filename) + "\" ends in " +
+                                std::string(kMetadataSuffix));
+  }
+  return OkStatus();
+}
+
+// Splits "files/<project>/<name>" into project and name, without validating them.
+bool SplitFilesKey(std::string_view key, std::string_view& project, std::string_view& name) {
+  if (!StartsWith(key, kFilesPrefix)) {
+    return false;
+  }
+  key.remove_prefix(kFilesPrefix.size());
+  std::size_t slash = key.find('/');
+  if (slash == std::string_view::npos) {
+    return false;
+  }
+  project = key.substr(0, slash);
+  name = key.substr(slash + 1);
+  return true;
+}
+
+Status NotA(std::string_view what, std::string_view key) {
+  return InvalidArgumentError("\"" + std::string(key) + "\" is not " + std::string(what));
+}
+
+}  // namespace
+
+StatusOr<std::string> FileKey(std::string_view project, std::string_view filename) {
+  PYDEPOT_RETURN_IF_ERROR(CheckProject(project));
+  PYDEPOT_RETURN_IF_ERROR(CheckFilename(filename));
+  std::string key(kFilesPrefix);
+  key.append(project).append("/").append(filename);
+  return key;
+}
+
+StatusOr<std::string> MetadataKey(std::string_view project, std::string_view filename) {
+  PYDEPOT_ASSIGN_OR_RETURN(std::string key, FileKey(project, filename));
+  key.append(kMetadataSuffix);
+  return key;
+}
+
+StatusOr<std::string> ProjectDocKey(std::string_view project) {
+  PYDEPOT_RETURN_IF_ERROR(CheckProject(project));
+  std::string key(kProjectDocsPrefix);
+  key.append(project).append(kJsonSuffix);
+  return key;
+}
+
+std::string ProjectListKey() { return "index/projects.json"; }
+
+std::string UsersKey() { return "auth/users.json"; }
+
+std::string AllFilesPrefix() { return std::string(kFilesPrefix); }
+
+std::string ProjectDocsPrefix() { return std::string(kProjectDocsPrefix); }
+
+StatusOr<std::string> ProjectFilesPrefix(std::string_view project) {
+  PYDEPOT_RETURN_IF_ERROR(CheckProject(project));
+  std::string prefix(kFilesPrefix);
+  prefix.append(project).append("/");
+  return prefix;
+}
+
+StatusOr<FileKeyParts> ParseFileKey(std::string_view key) {
+  std::string_view project;
+  std::string_view filename;
+  if (!SplitFilesKey(key, project, filename) || !CheckProject(project).ok() ||
+      !CheckFilename(filename).ok()) {
+    return NotA("a distribution file key (files/<project>/<filename>)", key);
+  }
+  return FileKeyParts{std::string(project), std::string(filename)};
+}
+
+StatusOr<FileKeyParts> ParseMetadataKey(std::string_view key) {
+  std::string_view project;
+  std::string_view name;
+  if (!SplitFilesKey(key, project, name) || !EndsWith(name, kMetadataSuffix)) {
+    return NotA("a metadata key (files/<project>/<filename>.metadata)", key);
+  }
+  std::string_view filename = name.substr(0, name.size() - kMetadataSuffix.size());
+  if (!CheckProject(project).ok() || !CheckFilename(filename).ok()) {
+    return NotA("a metadata key (files/<project>/<filename>.metadata)", key);
+  }
+  return FileKeyParts{std::string(project), std::string(filename)};
+}
+
+StatusOr<std::string> ParseProjectDocKey(std::string_view key) {
+  if (!StartsWith(key, kProjectDocsPrefix) || !EndsWith(key, kJsonSuffix) ||
+      key.size() < kProjectDocsPrefix.size() + kJsonSuffix.size()) {
+    return NotA("a project document key (index/projects/<project>.json)", key);
+  }
+  std::string_view project = key.substr(
+      kProjectDocsPrefix.size(), key.size() - kProjectDocsPrefix.size() - kJsonSuffix.size());
+  if (!CheckProject(project).ok()) {
+    return NotA("a project document key (index/projects/<project>.json)", key);
+  }
+  return std::string(project);
+}
+
+KeyKind ClassifyKey(std::string_view key) {
+  if (key == ProjectListKey()) {
+    return KeyKind::kProjectList;
+  }
+  if (key == UsersKey()) {
+    return KeyKind::kUsers;
+  }
+  if (ParseFileKey(key).has_value()) {
+    return KeyKind::kFile;
+  }
+  if (ParseMetadataKey(key).has_value()) {
+    return KeyKind::kMetadata;
+  }
+  if (ParseProjectDocKey(key).has_value()) {
+    return KeyKind::kProjectDoc;
+  }
+  return KeyKind::kUnknown;
+}
+
+}  // namespace pydepot::storage
