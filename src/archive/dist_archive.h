@@ -38,6 +38,27 @@ struct DistMetadata {
 // present twice, a wheel without WHEEL or RECORD, an sdist without a single top-level directory,
 // a member path that is absolute or contains "..", a member larger than the limits, more data
 // or entries than the limits, an unsupported kind (eggs and other legacy binaries).
+// kNotFound when `path` does not exist.
+//
+// Wheels must be zip files, read from the central directory (as Python's zipfile does). The
+// member is `{name_part}-{version_part}.dist-info/METADATA` exactly; when no such directory
+// exists, a single top-level `*.dist-info` directory whose `{name}-{version}` normalizes to the
+// same (PEP 503 rules: case-insensitive, runs of '-', '_', '.' equal) is used instead, as
+// older tools spelled it differently; two such directories are an error. DistMetadata.member
+// says which was read. WHEEL and RECORD must sit next to METADATA.
+// Sdists may be tar (ustar, pax, GNU; plain or gzip, bzip2, xz, lzma, lzip, zstd, compress)
+// or zip, whatever the extension says. The first path part of every member (after "./") must
+// be the same directory `{top}`, and `{top}/PKG-INFO` must exist once; `{top}` itself is not
+// compared with the filename.
+// Every member of either kind is checked, whichever is read: besides the path rules above, the
+// archive is refused for a symbolic link whose target is absolute, leaves the archive or goes
+// through another link, a member inside a symbolic link, a hard link to an unsafe path, device
+// files, FIFOs, sparse or encrypted members, and paths that are not valid in their encoding.
+// Bombs: the sum of the declared sizes (known without decompressing) and the bytes actually
+// decompressed are both held to max_ratio once past ratio_threshold_bytes. max_uncompressed_bytes
+// bounds the bytes decompressed and, for tar, whose members must all be decompressed to walk
+// past them, the declared sizes too. Memory stays bounded by max_metadata_bytes plus
+// libarchive's own buffers (for a zip, its index of the central directory).
 StatusOr<DistMetadata> ReadDistMetadata(const std::filesystem::path& path,
                                         const model::DistFilename& name,
                                         const ArchiveLimits& limits = {});

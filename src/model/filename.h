@@ -34,27 +34,33 @@ struct BuildTag {
 };
 
 struct DistFilename {
-  std::string filename;    // as given
+  std::string filename;  // as given
   DistKind kind = DistKind::kSdist;
-  std::string name_part;   // the project name as written in the filename
-  std::string project;     // NormalizeProjectName(name_part)
+  std::string name_part;     // the project name as written in the filename
+  std::string project;       // NormalizeProjectName(name_part)
   std::string version_part;  // the version as written in the filename
-  Version version;         // Version::ParseLenient(version_part)
-  std::string extension;   // ".whl", ".tar.gz", ".zip", ".egg", ... as written
+  Version version;           // Version::ParseLenient(version_part)
+  std::string extension;     // ".whl", ".tar.gz", ".zip", ".egg", ... as written
   // Wheels: the build tag and the '.'-separated tag sets, in the order written.
   std::optional<BuildTag> build;
   std::vector<std::string> python_tags;
   std::vector<std::string> abi_tags;
   std::vector<std::string> platform_tags;
   // Eggs and other legacy binaries: the python version ("2.7") and platform, when written.
+  // Sdists: legacy_python is set from a bdist_dumb-style "-pyX.Y" suffix (pip drops it).
   std::string legacy_python;
   std::string legacy_platform;
+  // bdist_rpm only: the RPM release ("1" in foo-1.0-1.noarch.rpm; legacy_platform is "noarch").
+  std::string legacy_release;
 };
 
 // Parses `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl` as packaging's
 // parse_wheel_filename does (accepting '.' and upper case in the name part, rejecting '__'
 // and characters outside [A-Za-z0-9._]; the version must be valid PEP 440; the build tag
 // must start with a digit). kInvalidArgument with a message a person can act on otherwise.
+// Deliberately stricter than packaging 23 (docs/differential-testing.md): the name part must be
+// non-empty ASCII, and every tag in a tag set must be non-empty. Tags are kept as written
+// (packaging lower-cases them).
 StatusOr<DistFilename> ParseWheelFilename(std::string_view filename);
 
 // Parses an sdist filename. With `project` (any spelling; compared normalized), the name and
@@ -63,10 +69,23 @@ StatusOr<DistFilename> ParseWheelFilename(std::string_view filename);
 // .tgz, .zip, .tar.bz2, .tbz, .tar.xz, .txz, .tlz, .tar.lz, .tar.lzma, .tar, .tar.Z.
 // A version that is not PEP 440 is kept as text (version.is_valid() false), since old stored
 // files have such versions; callers that accept uploads must check it.
+// Extensions are matched case-sensitively, as pip and packaging do (`.TAR.GZ` is not an sdist;
+// `.tar.Z` is the compress(1) extension). A "-pyX.Y" after the version (pip's
+// `-py([123]\.?[0-9]?)$`) goes to legacy_python, as pip drops it. An empty name or version part
+// is kInvalidArgument; so is a filename that does not match `project`.
 StatusOr<DistFilename> ParseSdistFilename(std::string_view filename, std::string_view project = {});
 
-// Any known kind, chosen by extension; `project` as for ParseSdistFilename (also used for eggs
-// and legacy binaries).
+// Any known kind, chosen by extension (case-sensitive); `project` as for ParseSdistFilename
+// (also used for eggs and legacy binaries). With a project, a wheel whose name part does not
+// normalize to it is kInvalidArgument too.
+// Legacy binaries are parsed best effort, so that stored files can be listed:
+//   egg     {name}-{version}(-py{X.Y}(-{platform})?)?.egg (the name ends at the first '-')
+//   exe/msi {name}-{version}.{platform}(-py{X.Y})?.exe  e.g. foo-1.0.win-amd64-py2.7.exe
+//   dmg     {name}-{version}.{platform}.dmg, or {name}-{version}-py{X.Y}-{platform}.dmg
+//   rpm     {name}-{version}-{release}.{arch}.rpm       e.g. foo-1.0-1.noarch.rpm
+// Without a project, exe/msi/dmg/rpm names end at the first '-' followed by a digit. The
+// version of an exe/msi/dmg is the longest prefix that is a PEP 440 version and is followed by
+// '.' and a letter (the platform), unless the whole is a version.
 StatusOr<DistFilename> ParseDistFilename(std::string_view filename, std::string_view project = {});
 
 // True when `filename` is a PEP 625 sdist name: `{normalized_name with _}-{canonical version}`

@@ -17,14 +17,23 @@ class CoreMetadata {
   // Parses `raw` as Python's email.parser (compat32) would for metadata: "Name: value" lines,
   // continuation lines (leading space or tab) folded into the previous value, field names
   // case-insensitive, repeated fields kept in order, the body after the first empty line is the
-  // description. CRLF and LF line ends are both accepted.
-  // Requires Metadata-Version (1.x or 2.x; 3.0 and above are rejected), Name and Version.
-  // Returns kInvalidArgument with a message naming the problem otherwise (also for a NUL byte
-  // or invalid UTF-8 in a header).
+  // description. CRLF and LF line ends are both accepted (a lone CR too, as Python does). The
+  // header block ends at the first line that is not a header, as in Python; its malformed lines
+  // are skipped the same way (a leading continuation, a line starting with ':', "From " lines).
+  // Requires Metadata-Version (1.x or 2.x, any minor; 3.0 and above are rejected), Name and
+  // Version, each present exactly once and not blank.
+  // Returns kInvalidArgument with a message naming the problem otherwise, and also when the input
+  // is not valid UTF-8 or contains a NUL byte anywhere (headers or body), or starts with a BOM.
+  // Runs in time linear in the input size.
   static StatusOr<CoreMetadata> Parse(std::string raw);
 
   const std::string& raw() const { return raw_; }
   // (field name as written, value unfolded) in file order; the body is not included.
+  // Unfolding: the first line's leading whitespace is dropped (as in compat32). For Description,
+  // line breaks are kept and each continuation line loses a leading "       |" or 8 spaces;
+  // other indentation is kept. Every other field becomes one line: each continuation line is
+  // appended after a single space with its leading whitespace removed, and whitespace-only
+  // continuation lines are dropped (PyPI's reading, via pkginfo).
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
   // The first value of `field` (case-insensitive), or "" when absent.
@@ -33,11 +42,12 @@ class CoreMetadata {
   std::vector<std::string> GetAll(std::string_view field) const;
   bool Has(std::string_view field) const;
 
+  // The required fields, with surrounding spaces and tabs removed (never empty once parsed).
   const std::string& metadata_version() const { return metadata_version_; }
   const std::string& name() const { return name_; }
   const std::string& version() const { return version_; }
-  // The body when there is one, else the Description header with its 8-space / "       |"
-  // continuation indentation removed.
+  // The body when there is one (not empty; bytes as written), else the first Description header
+  // with its 8-space / "       |" continuation indentation removed (as in fields()).
   const std::string& description() const { return description_; }
 
  private:

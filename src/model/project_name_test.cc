@@ -14,12 +14,12 @@ TEST(ProjectNameTest, SpecExamplesNormalizeToFriendlyBard) {
 }
 
 TEST(ProjectNameTest, Validity) {
-  for (const char* ok : {"a", "A1", "foo.bar", "foo_bar", "foo-bar", "9", "zope.interface",
-                         "Foo__Bar", "x.-_y"}) {
+  for (const char* ok :
+       {"a", "A1", "foo.bar", "foo_bar", "foo-bar", "9", "zope.interface", "Foo__Bar", "x.-_y"}) {
     EXPECT_TRUE(IsValidProjectName(ok)) << ok;
   }
-  for (const char* bad : {"", "-foo", "foo-", ".foo", "foo.", "_foo", "foo_", "foo\n",
-                          "f\xc3\xb6", "foo bar", "foo/bar", "foo+bar", "foo!", "\x01"}) {
+  for (const char* bad : {"", "-foo", "foo-", ".foo", "foo.", "_foo", "foo_", "foo\n", "f\xc3\xb6",
+                          "foo bar", "foo/bar", "foo+bar", "foo!", "\x01"}) {
     EXPECT_FALSE(IsValidProjectName(bad)) << bad;
   }
 }
