@@ -1,2 +1,416 @@
 #include "cli/commands.h"
-namespace pydepot::cli { int Run(int, char**) { return 2; } }
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "archive/dist_archive.h"
+#include "auth/auth.h"
+#include "base/hash.h"
+#include "http/handlers.h"
+#include "http/server.h"
+#include "index/index.h"
+#include "model/filename.h"
+#include "model/metadata.h"
+#include "storage/storage.h"
+
+#include <CLI/CLI.hpp>
+
+namespace pydepot::cli {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kVersion = "0.1.0";
+
+json::array ToJson(const std::vector<std::string>& values) {
+  json::array out;
+  for (const auto& v : values) {
+    out.emplace_back(v);
+  }
+  return out;
+}
+
+int Fail(std::string_view command, const Status& status) {
+  std::cerr << "pydepot " << command << ": " << status.message() << "\n";
+  return 1;
+}
+
+// `pydepot inspect FILE`: what pydepot makes of a distribution file, as JSON. The same code
+// path the upload handler uses, so a user can check a file before publishing it.
+int Inspect(const std::string& path, const std::string& project) {
+  std::string filename = std::filesystem::path(path).filename().string();
+  auto name = model::ParseDistFilename(filename, project);
+  if (!name.has_value()) {
+    return Fail("inspect", name.error());
+  }
+  json::object out;
+  out["filename"] = filename;
+  out["filetype"] = std::string(model::DistKindFiletype(name->kind));
+  out["project"] = name->project;
+  out["version"] = name->version.Canonical();
+  out["version_valid"] = name->version.is_valid();
+  if (name->kind == model::DistKind::kWheel) {
+    out["python_tags"] = ToJson(name->python_tags);
+    out["abi_tags"] = ToJson(name->abi_tags);
+    out["platform_tags"] = ToJson(name->platform_tags);
+    if (name->build.has_value()) {
+      out["build"] = name->build->number + name->build->suffix;
+    }
+  }
+  int rc = 0;
+  auto metadata_file = archive::ReadDistMetadata(path, *name);
+  if (!metadata_file.has_value()) {
+    out["error"] = metadata_file.error().message();
+    rc = 1;
+  } else {
+    out["metadata_member"] = metadata_file->member;
+    auto metadata = model::CoreMetadata::Parse(metadata_file->contents);
+    if (!metadata.has_value()) {
+      out["error"] = metadata.error().message();
+      rc = 1;
+    } else {
+      json::object md;
+      md["metadata_version"] = metadata->metadata_version();
+      md["name"] = metadata->name();
+      md["version"] = metadata->version();
+      md["summary"] = metadata->Get("Summary");
+      md["requires_python"] = metadata->Get("Requires-Python");
+      md["requires_dist"] = ToJson(metadata->GetAll("Requires-Dist"));
+      out["metadata"] = std::move(md);
+    }
+  }
+  std::cout << json::serialize(out) << "\n";
+  return rc;
+}
+
+// Reads a password: one line from stdin when it is not a terminal (scripts, CI), else asked
+// twice with echo off.
+StatusOr<std::string> ReadPassword() {
+  if (!isatty(STDIN_FILENO)) {
+    std::string line;
+    if (!std::getline(std::cin, line)) {
+      return InvalidArgumentError("expected the password on standard input");
+    }
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    return line;
+  }
+  auto ask = [](const char* prompt) {
+    std::cerr << prompt << std::flush;
+    termios old_mode{};
+    tcgetattr(STDIN_FILENO, &old_mode);
+    termios quiet = old_mode;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::string line;
+    std::getline(std::cin, line);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old_mode);
+    std::cerr << "\n";
+    return line;
+  };
+  std::string first = ask("Password: ");
+  std::string second = ask("Password (again): ");
+  if (first != second) {
+    return InvalidArgumentError("the passwords do not match");
+  }
+  return first;
+}
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+StatusOr<ListenAddress> ParseListen(std::string_view text) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return InvalidArgumentError("--listen wants HOST:PORT, e.g. 127.0.0.1:8080");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view port_text = text.substr(colon + 1);
+  int port = -1;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return InvalidArgumentError("--listen: bad port in '" + std::string(text) + "'");
+  }
+  return ListenAddress{host, static_cast<std::uint16_t>(port)};
+}
+
+struct ServeFlags {
+  std::string storage;
+  std::string listen;
+  bool public_read = false;
+  std::int64_t max_upload_size = std::int64_t{1} << 30;
+  int cache_ttl_ms = 2000;
+  int threads = 0;
+  std::string temp_dir;
+};
+
+int Serve(const ServeFlags& flags) {
+  std::string listen = flags.listen;
+  if (listen.empty()) {
+    const char* port = std::getenv("PORT");
+    listen = port && *port ? std::string("0.0.0.0:") + port : "127.0.0.1:8080";
+  }
+  auto address = ParseListen(listen);
+  if (!address.has_value()) {
+    return Fail("serve", address.error());
+  }
+  auto storage = storage::OpenStorage(flags.storage);
+  if (!storage.has_value()) {
+    return Fail("serve", storage.error());
+  }
+  auto authenticator = auth::Authenticator::Create(**storage);
+  if (!authenticator.has_value()) {
+    return Fail("serve", authenticator.error());
+  }
+  std::string admin_password;
+  auto no_users = (*authenticator)->NoUsers();
+  if (!no_users.has_value()) {
+    return Fail("serve", no_users.error());
+  }
+  if (*no_users) {
+    admin_password = RandomPassword(24);
+    Status added = (*authenticator)->AddUser("admin", admin_password, auth::Role::kAdmin);
+    if (!added.ok() && added.code() != StatusCode::kAlreadyExists) {
+      return Fail("serve", added);
+    }
+    if (!added.ok()) {
+      admin_password.clear();  // another instance created it first
+    }
+  }
+
+  std::filesystem::path temp_dir = flags.temp_dir.empty()
+                                       ? std::filesystem::temp_directory_path() / "pydepot-uploads"
+                                       : std::filesystem::path(flags.temp_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(temp_dir, ec);
+  if (ec) {
+    return Fail("serve", InvalidArgumentError("cannot create upload spool directory " +
+                                              temp_dir.string() + ": " + ec.message()));
+  }
+
+  index::IndexOptions index_options;
+  index_options.cache_ttl = std::chrono::milliseconds(flags.cache_ttl_ms);
+  auto index = index::Index::Create(**storage, index_options);
+  http::HandlerOptions handler_options;
+  handler_options.public_read = flags.public_read;
+  handler_options.max_upload_bytes = flags.max_upload_size;
+  handler_options.temp_dir = temp_dir;
+  http::Handlers handlers(*index, **authenticator, handler_options);
+  http::ServerOptions server_options;
+  server_options.host = address->host;
+  server_options.port = address->port;
+  server_options.threads = flags.threads;
+  server_options.max_body_bytes = flags.max_upload_size + (1 << 20);
+  auto server = http::Server::Create(server_options, handlers);
+  if (!server.has_value()) {
+    return Fail("serve", server.error());
+  }
+  const std::string host =
+      address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
+  const std::string url = "http://" + host + ":" + std::to_string((*server)->port());
+  std::cout << "listening on " << url << std::endl;
+  std::cout << "storage: " << (*storage)->Describe() << std::endl;
+  if (!admin_password.empty()) {
+    std::cout << "\nFirst start: created the user 'admin' with the password\n\n    "
+              << admin_password
+              << "\n\nIt is shown only this once. Use it like this:\n\n"
+                 "  pip install --index-url http://admin:PASSWORD@"
+              << host << ":" << (*server)->port()
+              << "/simple/ PACKAGE\n"
+                 "  twine upload --repository-url "
+              << url
+              << "/legacy/ -u admin -p PASSWORD dist/*\n\n"
+                 "or put it in ~/.config/pip/pip.conf and ~/.pypirc (see README.md). Add users "
+                 "with: pydepot user add NAME --role upload --storage "
+              << flags.storage << "\n"
+              << std::endl;
+  }
+  (*server)->Run();
+  return 0;
+}
+
+int UserCommand(const std::string& action, const std::string& storage_url, const std::string& name,
+                const std::string& role_name) {
+  auto storage = storage::OpenStorage(storage_url);
+  if (!storage.has_value()) {
+    return Fail("user", storage.error());
+  }
+  auto authenticator = auth::Authenticator::Create(**storage);
+  if (!authenticator.has_value()) {
+    return Fail("user", authenticator.error());
+  }
+  auth::Authenticator& users = **authenticator;
+  if (action == "list") {
+    auto list = users.ListUsers();
+    if (!list.has_value()) {
+      return Fail("user list", list.error());
+    }
+    for (const auto& user : *list) {
+      std::cout << user.name << "\t" << auth::RoleName(user.role) << "\n";
+    }
+    return 0;
+  }
+  if (action == "remove") {
+    Status s = users.RemoveUser(name);
+    return s.ok() ? 0 : Fail("user remove", s);
+  }
+  if (action == "role") {
+    auto role = auth::ParseRole(role_name);
+    if (!role.has_value()) {
+      return Fail("user role", role.error());
+    }
+    Status s = users.SetRole(name, *role);
+    return s.ok() ? 0 : Fail("user role", s);
+  }
+  auto password = ReadPassword();
+  if (!password.has_value()) {
+    return Fail("user " + action, password.error());
+  }
+  if (action == "add") {
+    auto role = auth::ParseRole(role_name);
+    if (!role.has_value()) {
+      return Fail("user add", role.error());
+    }
+    Status s = users.AddUser(name, *password, *role);
+    if (!s.ok()) {
+      return Fail("user add", s);
+    }
+    std::cout << "added user '" << name << "' with role " << auth::RoleName(*role) << "\n";
+    return 0;
+  }
+  Status s = users.SetPassword(name, *password);
+  if (!s.ok()) {
+    return Fail("user passwd", s);
+  }
+  std::cout << "changed the password of '" << name << "'\n";
+  return 0;
+}
+
+int YankCommand(bool yank, const std::string& storage_url, const std::string& project,
+                const std::string& version, const std::string& reason) {
+  auto storage = storage::OpenStorage(storage_url);
+  if (!storage.has_value()) {
+    return Fail(yank ? "yank" : "unyank", storage.error());
+  }
+  auto index = index::Index::Create(**storage);
+  Status s = yank ? index->Yank(project, version, reason) : index->Unyank(project, version);
+  if (!s.ok()) {
+    return Fail(yank ? "yank" : "unyank", s);
+  }
+  std::cout << (yank ? "yanked " : "unyanked ") << project << " " << version << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  CLI::App app{"pydepot: a private Python package index"};
+  app.require_subcommand(1);
+  int rc = 0;
+
+  app.add_subcommand("version", "Print the pydepot version")->callback([] {
+    std::cout << "pydepot " << kVersion << "\n";
+  });
+
+  std::string inspect_path;
+  std::string inspect_project;
+  auto* inspect =
+      app.add_subcommand("inspect", "Show what pydepot reads from a wheel or sdist (JSON)");
+  inspect->add_option("FILE", inspect_path, "A .whl, .tar.gz or .zip file")->required();
+  inspect->add_option("--project", inspect_project,
+                      "The project name, to split legacy sdist names as pip does");
+  inspect->callback([&] { rc = Inspect(inspect_path, inspect_project); });
+
+  ServeFlags serve_flags;
+  auto* serve = app.add_subcommand("serve", "Run the index server");
+  serve->add_option("--storage", serve_flags.storage, "Storage: a directory, or file://PATH")
+      ->required();
+  serve->add_option("--listen", serve_flags.listen,
+                    "HOST:PORT to listen on (default: 0.0.0.0:$PORT if PORT is set, else "
+                    "127.0.0.1:8080; port 0 picks a free port)");
+  serve->add_flag("--public-read", serve_flags.public_read,
+                  "Let anyone install without credentials (uploads still need them)");
+  serve->add_option("--max-upload-size", serve_flags.max_upload_size,
+                    "Largest accepted file in bytes (default 1 GiB)");
+  serve->add_option("--cache-ttl-ms", serve_flags.cache_ttl_ms,
+                    "How long cached index pages are trusted before checking the storage "
+                    "(default 2000)");
+  serve->add_option("--threads", serve_flags.threads, "Worker threads (default 4 per core)");
+  serve->add_option("--temp-dir", serve_flags.temp_dir,
+                    "Where uploads are spooled before they are stored (default $TMPDIR)");
+  serve->callback([&] { rc = Serve(serve_flags); });
+
+  auto* user = app.add_subcommand("user", "Manage users (stored in the storage)");
+  user->require_subcommand(1);
+  std::string user_storage;
+  std::string user_name;
+  std::string user_role = "read";
+  auto add_storage = [&](CLI::App* cmd) {
+    cmd->add_option("--storage", user_storage, "Storage: a directory, or file://PATH")->required();
+  };
+  auto* user_add = user->add_subcommand("add",
+                                        "Add a user; the password is read from stdin "
+                                        "(or asked twice on a terminal)");
+  user_add->add_option("NAME", user_name)->required();
+  user_add->add_option("--role", user_role, "read, upload or admin")->required();
+  add_storage(user_add);
+  user_add->callback([&] { rc = UserCommand("add", user_storage, user_name, user_role); });
+  auto* user_remove = user->add_subcommand("remove", "Remove a user");
+  user_remove->add_option("NAME", user_name)->required();
+  add_storage(user_remove);
+  user_remove->callback([&] { rc = UserCommand("remove", user_storage, user_name, ""); });
+  auto* user_list = user->add_subcommand("list", "List users and their roles");
+  add_storage(user_list);
+  user_list->callback([&] { rc = UserCommand("list", user_storage, "", ""); });
+  auto* user_passwd = user->add_subcommand("passwd", "Change a user's password");
+  user_passwd->add_option("NAME", user_name)->required();
+  add_storage(user_passwd);
+  user_passwd->callback([&] { rc = UserCommand("passwd", user_storage, user_name, ""); });
+  auto* user_setrole = user->add_subcommand("role", "Change a user's role");
+  user_setrole->add_option("NAME", user_name)->required();
+  user_setrole->add_option("--role", user_role, "read, upload or admin")->required();
+  add_storage(user_setrole);
+  user_setrole->callback([&] { rc = UserCommand("role", user_storage, user_name, user_role); });
+
+  std::string yank_storage;
+  std::string yank_project;
+  std::string yank_version;
+  std::string yank_reason;
+  auto* yank = app.add_subcommand("yank",
+                                  "Yank a release (PEP 592): installers skip it "
+                                  "unless pinned");
+  yank->add_option("PROJECT", yank_project)->required();
+  yank->add_option("VERSION", yank_version)->required();
+  yank->add_option("--reason", yank_reason, "Shown to people installing it");
+  yank->add_option("--storage", yank_storage)->required();
+  yank->callback(
+      [&] { rc = YankCommand(true, yank_storage, yank_project, yank_version, yank_reason); });
+  auto* unyank = app.add_subcommand("unyank", "Undo a yank");
+  unyank->add_option("PROJECT", yank_project)->required();
+  unyank->add_option("VERSION", yank_version)->required();
+  unyank->add_option("--storage", yank_storage)->required();
+  unyank->callback([&] { rc = YankCommand(false, yank_storage, yank_project, yank_version, ""); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}
+
+}  // namespace pydepot::cli

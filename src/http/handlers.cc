@@ -1,0 +1,723 @@
+#include "http/handlers.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include <boost/json.hpp>
+
+#include "http/multipart.h"
+#include "http/negotiate.h"
+#include "model/project_name.h"
+#include "render/render.h"
+#include "storage/keys.h"
+
+namespace pydepot::http {
+
+namespace json = boost::json;
+
+namespace {
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+}  // namespace
+
+std::string_view RequestHead::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (EqualsIgnoreCase(key, name)) {
+      return value;
+    }
+  }
+  return {};
+}
+
+std::int64_t Response::ContentLength() const {
+  if (declared_length) {
+    return *declared_length;
+  }
+  if (stream) {
+    return stream_length;
+  }
+  if (page_owner) {
+    return static_cast<std::int64_t>(page.size());
+  }
+  return static_cast<std::int64_t>(body.size());
+}
+
+void Response::SetHeader(std::string name, std::string value) {
+  for (auto& [key, existing] : headers) {
+    if (EqualsIgnoreCase(key, name)) {
+      existing = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::move(name), std::move(value));
+}
+
+namespace {
+
+constexpr std::string_view kRealm = "Basic realm=\"pydepot\", charset=\"UTF-8\"";
+constexpr std::string_view kOctetStream = "application/octet-stream";
+
+std::string ReasonPhraseSafe(std::string_view message) {
+  std::string out;
+  out.reserve(std::min<std::size_t>(message.size(), 400));
+  for (unsigned char c : message) {
+    if (out.size() >= 400) {
+      break;
+    }
+    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+  }
+  return out;
+}
+
+std::string_view StandardTitle(unsigned status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload Too Large";
+    case 416:
+      return "Range Not Satisfiable";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+// Decodes %XX escapes of a path segment. nullopt for a broken escape, a NUL or a '/'.
+std::optional<std::string> DecodeSegment(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    char c = segment[i];
+    if (c == '%') {
+      if (i + 2 >= segment.size()) {
+        return std::nullopt;
+      }
+      int value = 0;
+      auto [ptr, ec] = std::from_chars(segment.data() + i + 1, segment.data() + i + 3, value, 16);
+      if (ec != std::errc() || ptr != segment.data() + i + 3) {
+        return std::nullopt;
+      }
+      c = static_cast<char>(value);
+      i += 2;
+    }
+    if (c == '\0' || c == '/') {
+      return std::nullopt;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 1;  // skip the leading '/'
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) {
+      parts.push_back(path.substr(start));
+      break;
+    }
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;  // "/a/b/" -> {"a", "b", ""}
+}
+
+Response Redirect(std::string location) {
+  Response res;
+  res.status = 301;
+  res.SetHeader("Location", std::move(location));
+  res.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  res.body = "Moved\n";
+  return res;
+}
+
+Response MethodNotAllowed(std::string allow, std::string_view message) {
+  Response res = ErrorResponse(405, message);
+  res.SetHeader("Allow", std::move(allow));
+  return res;
+}
+
+// True when If-None-Match lists `etag` (or is "*"); weak comparison as RFC 9110 asks for GET.
+bool IfNoneMatchHits(std::string_view header, std::string_view etag) {
+  if (header.empty()) {
+    return false;
+  }
+  std::string_view strong = etag;
+  std::size_t start = 0;
+  while (start < header.size()) {
+    std::size_t comma = header.find(',', start);
+    std::string_view item = header.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    start = comma == std::string_view::npos ? header.size() : comma + 1;
+    while (!item.empty() && item.front() == ' ') {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && item.back() == ' ') {
+      item.remove_suffix(1);
+    }
+    if (item == "*") {
+      return true;
+    }
+    if (item.starts_with("W/")) {
+      item.remove_prefix(2);
+    }
+    if (item == strong) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A page from the cache: 304 when the client holds it, else the bytes (shared, not copied).
+Response PageResponse(const RequestHead& head, std::shared_ptr<const void> owner,
+                      const index::Page& page, std::string_view content_type,
+                      std::string_view cache_control, bool vary_accept) {
+  Response res;
+  res.SetHeader("ETag", page.etag);
+  res.SetHeader("Cache-Control", std::string(cache_control));
+  if (vary_accept) {
+    res.SetHeader("Vary", "Accept, Authorization");
+  }
+  if (IfNoneMatchHits(head.Header("If-None-Match"), page.etag)) {
+    res.status = 304;
+    return res;
+  }
+  res.SetHeader("Content-Type", std::string(content_type));
+  res.page_owner = std::move(owner);
+  res.page = page.body;
+  return res;
+}
+
+struct ByteRange {
+  std::int64_t first = 0;
+  std::int64_t length = 0;
+};
+
+// Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range against `size`. nullopt: ignore
+// the header (malformed or multi-range: send the whole file); a range with length -1 means
+// unsatisfiable (416).
+std::optional<ByteRange> ParseRange(std::string_view header, std::int64_t size) {
+  if (!header.starts_with("bytes=")) {
+    return std::nullopt;
+  }
+  std::string_view spec = header.substr(6);
+  if (spec.find(',') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto parse = [](std::string_view text, std::int64_t* out) {
+    if (text.empty()) {
+      return false;
+    }
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+    return ec == std::errc() && ptr == text.data() + text.size() && *out >= 0;
+  };
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+  std::string_view a = spec.substr(0, dash);
+  std::string_view b = spec.substr(dash + 1);
+  if (a.empty()) {
+    std::int64_t suffix = 0;
+    if (!parse(b, &suffix)) {
+      return std::nullopt;
+    }
+    if (suffix == 0 || size == 0) {
+      return ByteRange{0, -1};
+    }
+    suffix = std::min(suffix, size);
+    return ByteRange{size - suffix, suffix};
+  }
+  if (!parse(a, &first)) {
+    return std::nullopt;
+  }
+  if (b.empty()) {
+    last = size - 1;
+  } else if (!parse(b, &last) || last < first) {
+    return std::nullopt;
+  }
+  if (first >= size) {
+    return ByteRange{0, -1};
+  }
+  last = std::min(last, size - 1);
+  return ByteRange{first, last - first + 1};
+}
+
+}  // namespace
+
+Response ErrorResponse(unsigned status, std::string_view message, std::string_view accept) {
+  Response res;
+  res.status = status;
+  res.reason = ReasonPhraseSafe(message);
+  if (!accept.empty() && PrefersJsonErrors(accept)) {
+    json::object body;
+    body["message"] = message;
+    body["code"] = std::to_string(status) + " " + res.reason;
+    body["title"] = StandardTitle(status);
+    res.body = json::serialize(body);
+    res.SetHeader("Content-Type", "application/json");
+  } else {
+    res.body = std::string(message) + "\n";
+    res.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  }
+  res.SetHeader("Cache-Control", "no-store");
+  return res;
+}
+
+unsigned HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kResourceExhausted:
+      return 413;
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+      return 503;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+Handlers::Handlers(index::Index& index, auth::Authenticator& authenticator, HandlerOptions options)
+    : index_(index), authenticator_(authenticator), options_(std::move(options)) {}
+
+Handlers::~Handlers() = default;
+
+bool Handlers::IsUpload(const RequestHead& head) {
+  if (head.method != "POST") {
+    return false;
+  }
+  std::string_view path = head.target;
+  path = path.substr(0, path.find('?'));
+  return path == "/" || path == "/legacy/" || path == "/legacy";
+}
+
+std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHead& head,
+                                                                auth::Role needed) {
+  std::string_view authorization = head.Header("Authorization");
+  if (authorization.empty()) {
+    if (needed == auth::Role::kRead && options_.public_read) {
+      return Principal{"", auth::Role::kRead};
+    }
+    Response res = ErrorResponse(401,
+                                 "Authentication required: send your user name and password "
+                                 "(HTTP basic auth).",
+                                 head.Header("Accept"));
+    res.SetHeader("WWW-Authenticate", std::string(kRealm));
+    return res;
+  }
+  auto credentials = auth::ParseBasicAuthorization(authorization);
+  StatusOr<auth::Role> role =
+      credentials.has_value()
+          ? authenticator_.Authenticate(credentials->user, credentials->password)
+          : StatusOr<auth::Role>(credentials.error());
+  if (!role.has_value()) {
+    if (role.error().code() != StatusCode::kUnauthenticated) {
+      return ErrorResponse(503, "Cannot check credentials right now; retry.",
+                           head.Header("Accept"));
+    }
+    Response res = ErrorResponse(401, "Invalid user name or password.", head.Header("Accept"));
+    res.SetHeader("WWW-Authenticate", std::string(kRealm));
+    return res;
+  }
+  if (*role < needed) {
+    return ErrorResponse(403,
+                         "User '" + credentials->user + "' (role " +
+                             std::string(auth::RoleName(*role)) + ") may not " +
+                             (needed == auth::Role::kUpload ? "upload" : "do this") + ".",
+                         head.Header("Accept"));
+  }
+  return Principal{credentials->user, *role};
+}
+
+namespace {
+
+std::string PageCacheControl(bool authenticated) {
+  // Pages change on upload and yank: clients must revalidate (cheap: 304 on the ETag).
+  return authenticated ? "private, no-cache" : "public, no-cache";
+}
+
+std::string FileCacheControl(bool authenticated) {
+  // Files never change once stored (FILE-03).
+  return authenticated ? "private, max-age=365000000, immutable"
+                       : "public, max-age=365000000, immutable";
+}
+
+}  // namespace
+
+Response Handlers::Handle(const RequestHead& head) {
+  std::string_view target = head.target;
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path.empty() || path.front() != '/') {
+    return ErrorResponse(400, "Request target must be an absolute path.");
+  }
+  const bool is_get = head.method == "GET" || head.method == "HEAD";
+  if (!is_get) {
+    if (path.starts_with("/simple")) {
+      return MethodNotAllowed("GET, HEAD",
+                              "Method not allowed on the simple index. Upload to /legacy/.");
+    }
+    return MethodNotAllowed(
+        path == "/" || path.starts_with("/legacy") ? "GET, HEAD, POST" : "GET, HEAD",
+        "Method " + head.method.substr(0, 32) + " is not allowed here.");
+  }
+
+  std::vector<std::string_view> parts = SplitPath(path);
+  std::vector<std::string> segments;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    auto decoded = DecodeSegment(parts[i]);
+    if (!decoded || *decoded == "." || *decoded == ".." ||
+        (decoded->empty() && i + 1 != parts.size())) {
+      return ErrorResponse(400, "Malformed path.");
+    }
+    segments.push_back(*std::move(decoded));
+  }
+  const bool trailing_slash = !segments.empty() && segments.back().empty();
+  if (trailing_slash) {
+    segments.pop_back();
+  }
+
+  auto authorize = [&]() { return Authorize(head, auth::Role::kRead); };
+  Response res;
+  auto run = [&](auto&& fn) {
+    auto who = authorize();
+    if (auto* refused = std::get_if<Response>(&who)) {
+      return std::move(*refused);
+    }
+    return fn(std::get<Principal>(who));
+  };
+
+  if (segments.empty()) {
+    res = run([&](const Principal& who) { return HumanRoot(head, who); });
+  } else if (segments[0] == "simple") {
+    if (segments.size() == 1) {
+      res = trailing_slash ? run([&](const Principal& who) { return SimpleRoot(head, who); })
+                           : Redirect("/simple/");
+    } else if (segments.size() == 2) {
+      const std::string normalized = model::NormalizeProjectName(segments[1]);
+      if (!trailing_slash || normalized != segments[1]) {
+        res = Redirect("/simple/" + render::PercentEncode(normalized) + "/");
+      } else {
+        res = run([&](const Principal& who) { return SimpleProject(head, normalized, who); });
+      }
+    } else {
+      res = ErrorResponse(404, "Not found.");
+    }
+  } else if (segments[0] == "files" && segments.size() == 3 && !trailing_slash) {
+    res = run([&](const Principal& who) { return File(head, segments[1], segments[2], who); });
+  } else if (segments[0] == "pypi" && segments.size() >= 3 && segments.size() <= 4 &&
+             segments.back() == "json") {
+    const std::string normalized = model::NormalizeProjectName(segments[1]);
+    if (normalized != segments[1]) {
+      std::string location = "/pypi/" + render::PercentEncode(normalized) + "/";
+      if (segments.size() == 4) {
+        location += render::PercentEncode(segments[2]) + "/";
+      }
+      res = Redirect(location + "json");
+    } else {
+      std::optional<std::string_view> version;
+      if (segments.size() == 4) {
+        version = segments[2];
+      }
+      res = run([&](const Principal& who) { return PypiJson(head, normalized, version, who); });
+    }
+  } else if (segments[0] == "project" && segments.size() == 2) {
+    const std::string normalized = model::NormalizeProjectName(segments[1]);
+    if (!trailing_slash || normalized != segments[1]) {
+      res = Redirect("/project/" + render::PercentEncode(normalized) + "/");
+    } else {
+      res = run([&](const Principal& who) { return HumanProject(head, normalized, who); });
+    }
+  } else {
+    res = ErrorResponse(404, "Not found.");
+  }
+  res.head_only = head.method == "HEAD";
+  return res;
+}
+
+Response Handlers::SimpleRoot(const RequestHead& head, const Principal& who) {
+  auto root = index_.GetRoot();
+  if (!root.has_value()) {
+    return ErrorResponse(HttpStatusFor(root.error()), "Index unavailable; retry.");
+  }
+  SimpleFormat format = NegotiateSimpleFormat(head.Header("Accept"));
+  const auto& view = **root;
+  const index::Page& page = format == SimpleFormat::kJson ? view.simple_json : view.simple_html;
+  std::string_view type = format == SimpleFormat::kJson     ? render::kContentTypeJson
+                          : format == SimpleFormat::kHtmlV1 ? render::kContentTypeHtmlV1
+                                                            : render::kContentTypeHtml;
+  return PageResponse(head, *root, page, type, PageCacheControl(!who.user.empty()), true);
+}
+
+Response Handlers::SimpleProject(const RequestHead& head, std::string_view name,
+                                 const Principal& who) {
+  auto project = index_.GetProject(name);
+  if (!project.has_value()) {
+    if (project.error().code() == StatusCode::kNotFound) {
+      return ErrorResponse(404, "Project '" + std::string(name) + "' not found.");
+    }
+    return ErrorResponse(503, "Index unavailable; retry.");
+  }
+  SimpleFormat format = NegotiateSimpleFormat(head.Header("Accept"));
+  const auto& view = **project;
+  const index::Page& page = format == SimpleFormat::kJson ? view.simple_json : view.simple_html;
+  std::string_view type = format == SimpleFormat::kJson     ? render::kContentTypeJson
+                          : format == SimpleFormat::kHtmlV1 ? render::kContentTypeHtmlV1
+                                                            : render::kContentTypeHtml;
+  Response res =
+      PageResponse(head, *project, page, type, PageCacheControl(!who.user.empty()), true);
+  res.SetHeader("X-PyPI-Last-Serial", std::to_string(view.doc.serial));
+  return res;
+}
+
+Response Handlers::File(const RequestHead& head, std::string_view project,
+                        std::string_view filename, const Principal& who) {
+  if (model::NormalizeProjectName(project) != project) {
+    return ErrorResponse(404, "Not found.");
+  }
+  auto view = index_.GetProject(project);
+  if (!view.has_value()) {
+    return ErrorResponse(
+        view.error().code() == StatusCode::kNotFound ? 404 : 503,
+        view.error().code() == StatusCode::kNotFound ? "File not found." : "Index unavailable.");
+  }
+  const doc::ProjectDoc& doc = (*view)->doc;
+  bool metadata = false;
+  const doc::FileEntry* entry = doc.FindFile(filename);
+  if (!entry && filename.ends_with(".metadata")) {
+    entry = doc.FindFile(filename.substr(0, filename.size() - 9));
+    metadata = entry != nullptr && !entry->metadata_sha256.empty();
+    if (!metadata) {
+      entry = nullptr;
+    }
+  }
+  if (!entry) {
+    return ErrorResponse(404, "File not found.");
+  }
+  storage::Storage& storage = index_.storage();
+  const std::string etag = "\"" + (metadata ? entry->metadata_sha256 : entry->sha256) + "\"";
+  Response res;
+  res.SetHeader("ETag", etag);
+  res.SetHeader("Cache-Control", FileCacheControl(!who.user.empty()));
+  res.SetHeader("Accept-Ranges", "bytes");
+  if (IfNoneMatchHits(head.Header("If-None-Match"), etag)) {
+    res.status = 304;
+    return res;
+  }
+  res.SetHeader("Content-Type", std::string(metadata ? "text/plain; charset=utf-8" : kOctetStream));
+  auto key_or = metadata ? storage::MetadataKey(project, entry->filename)
+                         : storage::FileKey(project, entry->filename);
+  if (!key_or.has_value()) {
+    return ErrorResponse(404, "File not found.");
+  }
+  const std::string& key = *key_or;
+  std::int64_t size = entry->size;
+  if (metadata) {
+    auto info = storage.Head(key);
+    if (!info.has_value()) {
+      return ErrorResponse(503, "File unavailable; retry.");
+    }
+    size = info->size;
+  }
+  std::int64_t first = 0;
+  std::int64_t length = size;
+  std::string_view range_header = head.Header("Range");
+  std::string_view if_range = head.Header("If-Range");
+  if (!range_header.empty() && (if_range.empty() || if_range == etag)) {
+    if (auto range = ParseRange(range_header, size)) {
+      if (range->length < 0) {
+        Response unsatisfiable = ErrorResponse(416, "Requested range not satisfiable.");
+        unsatisfiable.SetHeader("Content-Range", "bytes */" + std::to_string(size));
+        return unsatisfiable;
+      }
+      first = range->first;
+      length = range->length;
+      res.status = 206;
+      res.SetHeader("Content-Range", "bytes " + std::to_string(first) + "-" +
+                                         std::to_string(first + length - 1) + "/" +
+                                         std::to_string(size));
+    }
+  }
+  if (head.method == "HEAD") {
+    res.declared_length = length;
+    return res;
+  }
+  auto stream = storage.Open(key, first, length);
+  if (!stream.has_value()) {
+    return ErrorResponse(503, "File unavailable; retry.");
+  }
+  res.stream = *std::move(stream);
+  res.stream_length = length;
+  return res;
+}
+
+Response Handlers::PypiJson(const RequestHead& head, std::string_view project,
+                            std::optional<std::string_view> version, const Principal& who) {
+  auto view = index_.GetProject(project);
+  if (!view.has_value()) {
+    return ErrorResponse(
+        view.error().code() == StatusCode::kNotFound ? 404 : 503,
+        view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
+  }
+  Response res;
+  if (!version) {
+    res = PageResponse(head, *view, (*view)->pypi_json, "application/json",
+                       PageCacheControl(!who.user.empty()), false);
+  } else {
+    auto body = render::PypiReleaseJson((*view)->doc, *version, "");
+    if (!body.has_value()) {
+      return ErrorResponse(404, "Release not found.");
+    }
+    res.SetHeader("Content-Type", "application/json");
+    res.SetHeader("Cache-Control", PageCacheControl(!who.user.empty()));
+    res.body = *std::move(body);
+  }
+  res.SetHeader("X-PyPI-Last-Serial", std::to_string((*view)->doc.serial));
+  return res;
+}
+
+Response Handlers::HumanRoot(const RequestHead& head, const Principal& who) {
+  auto root = index_.GetRoot();
+  if (!root.has_value()) {
+    return ErrorResponse(503, "Index unavailable; retry.");
+  }
+  return PageResponse(head, *root, (*root)->human_html, render::kContentTypeHtml,
+                      PageCacheControl(!who.user.empty()), false);
+}
+
+Response Handlers::HumanProject(const RequestHead& head, std::string_view name,
+                                const Principal& who) {
+  auto view = index_.GetProject(name);
+  if (!view.has_value()) {
+    return ErrorResponse(
+        view.error().code() == StatusCode::kNotFound ? 404 : 503,
+        view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
+  }
+  return PageResponse(head, *view, (*view)->human_html, render::kContentTypeHtml,
+                      PageCacheControl(!who.user.empty()), false);
+}
+
+Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
+  UploadStart start;
+  std::string_view accept = head.Header("Accept");
+  auto who = Authorize(head, auth::Role::kUpload);
+  if (auto* refused = std::get_if<Response>(&who)) {
+    start.reject = std::move(*refused);
+    return start;
+  }
+  std::string_view length_header = head.Header("Content-Length");
+  std::int64_t length = -1;
+  if (!length_header.empty()) {
+    auto [ptr, ec] =
+        std::from_chars(length_header.data(), length_header.data() + length_header.size(), length);
+    if (ec != std::errc() || ptr != length_header.data() + length_header.size() || length < 0) {
+      start.reject = ErrorResponse(400, "Invalid Content-Length.", accept);
+      return start;
+    }
+  }
+  // Multipart framing adds a little to the file itself; allow for it.
+  if (length > options_.max_upload_bytes + (1 << 20)) {
+    start.reject = ErrorResponse(413,
+                                 "File too large. The limit of this index is " +
+                                     std::to_string(options_.max_upload_bytes) + " bytes.",
+                                 accept);
+    return start;
+  }
+  auto boundary = MultipartBoundary(head.Header("Content-Type"));
+  if (!boundary.has_value()) {
+    start.reject = ErrorResponse(400,
+                                 "Uploads must be multipart/form-data (the legacy upload API): " +
+                                     boundary.error().message(),
+                                 accept);
+    return start;
+  }
+  start.body = std::make_unique<UploadBody>(*std::move(boundary), options_.temp_dir,
+                                            std::get<Principal>(who).user);
+  return start;
+}
+
+std::optional<Response> Handlers::FeedUpload(UploadBody& body, std::string_view chunk) {
+  Status status = body.parser.Feed(chunk);
+  if (!status.ok()) {
+    return ErrorResponse(HttpStatusFor(status), status.message());
+  }
+  return std::nullopt;
+}
+
+Response Handlers::FinishUpload(UploadBody& body, const RequestHead& head) {
+  std::string_view accept = head.Header("Accept");
+  if (Status status = body.parser.Finish(); !status.ok()) {
+    return ErrorResponse(HttpStatusFor(status), status.message(), accept);
+  }
+  const doc::UploadForm& form = body.collector.form();
+  // :action may come in the body or, as PyPI also accepts, in the query string.
+  std::string action = form.Get(":action");
+  if (action.empty()) {
+    std::string_view target = head.target;
+    std::size_t pos = target.find(":action=");
+    if (pos != std::string_view::npos) {
+      action = std::string(target.substr(pos + 8, target.find('&', pos) - pos - 8));
+    }
+  }
+  if (action == "submit" || action == "submit_pkg_info") {
+    return ErrorResponse(410,
+                         "Project pre-registration is no longer required or supported, upload "
+                         "your files instead.",
+                         accept);
+  }
+  if (action == "doc_upload") {
+    return ErrorResponse(410, "Uploading documentation is no longer supported.", accept);
+  }
+  if (action != "file_upload") {
+    return ErrorResponse(400,
+                         action.empty() ? "Missing :action field: use :action=file_upload."
+                                        : "Unknown :action; use :action=file_upload.",
+                         accept);
+  }
+  auto outcome = index_.Upload(form, body.user);
+  if (!outcome.has_value()) {
+    return ErrorResponse(HttpStatusFor(outcome.error()), outcome.error().message(), accept);
+  }
+  Response res;
+  res.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  res.body = outcome->created ? "OK: stored " + outcome->filename + "\n"
+                              : "OK: " + outcome->filename +
+                                    " was already stored with the "
+                                    "same bytes\n";
+  return res;
+}
+
+}  // namespace pydepot::http

@@ -1,0 +1,135 @@
+// Request handlers: a request head (and, for uploads, a body fed in chunks) in, a Response out.
+// No sockets here (Beast's handle_request seam), so every route is testable without a server.
+// Handlers is thread-safe: one instance serves every connection.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "auth/auth.h"
+#include "base/status.h"
+#include "http/multipart.h"
+#include "index/index.h"
+#include "storage/storage.h"
+
+namespace pydepot::http {
+
+struct RequestHead {
+  std::string method;  // upper case as sent: "GET", "HEAD", "POST", ...
+  std::string target;  // as sent: path plus optional query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote_address;
+
+  // The first value of header `name` (case-insensitive), or "".
+  std::string_view Header(std::string_view name) const;
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string reason;  // custom reason phrase; "" for the standard one
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The body is exactly one of these (or none):
+  std::string body;                             // owned bytes
+  std::shared_ptr<const void> page_owner;       // keeps `page` alive
+  std::string_view page;                        // cached bytes owned by page_owner
+  std::unique_ptr<storage::ReadStream> stream;  // a file range, stream_length bytes
+  std::int64_t stream_length = 0;
+
+  // The length a HEAD answer declares when no body is attached (files answer HEAD without
+  // opening them).
+  std::optional<std::int64_t> declared_length;
+
+  bool head_only = false;  // HEAD: send headers (with the real Content-Length) only
+  bool close = false;      // close the connection after this response
+
+  std::int64_t ContentLength() const;
+  void SetHeader(std::string name, std::string value);
+};
+
+struct HandlerOptions {
+  bool public_read = false;
+  std::int64_t max_upload_bytes = std::int64_t{1} << 30;
+  std::filesystem::path temp_dir;  // upload spool directory
+};
+
+// The body sink of one upload: multipart framing into a form collector. One per request.
+class UploadBody {
+ public:
+  UploadBody(std::string boundary, std::filesystem::path temp_dir, std::string uploader)
+      : collector(std::move(temp_dir)),
+        parser(std::move(boundary), collector),
+        user(std::move(uploader)) {}
+
+  UploadFormCollector collector;
+  MultipartParser parser;
+  std::string user;
+};
+
+class Handlers {
+ public:
+  // The index, authenticator and storage must outlive the Handlers.
+  Handlers(index::Index& index, auth::Authenticator& authenticator, HandlerOptions options);
+  ~Handlers();
+  Handlers(const Handlers&) = delete;
+  Handlers& operator=(const Handlers&) = delete;
+
+  // True when the request is an upload (POST to /, /legacy/ or /legacy): its body goes through
+  // BeginUpload / UploadBody::Feed / FinishUpload instead of Handle.
+  static bool IsUpload(const RequestHead& head);
+
+  // Every request that is not an upload.
+  Response Handle(const RequestHead& head);
+
+  // Checks an upload before its body is read: credentials and role, Content-Length against the
+  // limit (413), a multipart Content-Type. Returns the body sink, or the response that refuses
+  // the upload (the caller then closes the connection without reading the body).
+  struct UploadStart {
+    std::unique_ptr<UploadBody> body;
+    std::optional<Response> reject;
+  };
+  UploadStart BeginUpload(const RequestHead& head);
+
+  // Feeds the next body chunk; a non-OK result is the response to send (then close).
+  std::optional<Response> FeedUpload(UploadBody& body, std::string_view chunk);
+
+  // The body ended: validates and stores the upload.
+  Response FinishUpload(UploadBody& body, const RequestHead& head);
+
+ private:
+  struct Principal {
+    std::string user;  // "" for anonymous
+    auth::Role role = auth::Role::kRead;
+  };
+  // The caller's identity if it holds `needed`, else the 401/403 response.
+  std::variant<Principal, Response> Authorize(const RequestHead& head, auth::Role needed);
+
+  Response SimpleRoot(const RequestHead& head, const Principal& who);
+  Response SimpleProject(const RequestHead& head, std::string_view name, const Principal& who);
+  Response File(const RequestHead& head, std::string_view project, std::string_view filename,
+                const Principal& who);
+  Response PypiJson(const RequestHead& head, std::string_view project,
+                    std::optional<std::string_view> version, const Principal& who);
+  Response HumanRoot(const RequestHead& head, const Principal& who);
+  Response HumanProject(const RequestHead& head, std::string_view name, const Principal& who);
+
+  index::Index& index_;
+  auth::Authenticator& authenticator_;
+  HandlerOptions options_;
+};
+
+// An error response: the message goes into the reason phrase (made ISO-8859-1 safe) and the body,
+// as text, or as JSON {"message","code","title"} when the client prefers application/json.
+Response ErrorResponse(unsigned status, std::string_view message, std::string_view accept = {});
+
+// The HTTP status for a Status code (the only place that maps them).
+unsigned HttpStatusFor(const Status& status);
+
+}  // namespace pydepot::http

@@ -1,0 +1,74 @@
+#include "http/negotiate.h"
+
+#include "gtest/gtest.h"
+
+namespace pydepot::http {
+namespace {
+
+// STANDARDS NEG-03, every vector.
+TEST(NegotiateTest, StandardVectors) {
+  struct Case {
+    const char* accept;
+    SimpleFormat want;
+  };
+  const Case cases[] = {
+      {"", SimpleFormat::kHtml},
+      {"*/*", SimpleFormat::kHtml},
+      {"text/html", SimpleFormat::kHtml},
+      {"application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+       "text/html; q=0.01",
+       SimpleFormat::kJson},
+      {"application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+       "text/html;q=0.01",
+       SimpleFormat::kJson},
+      {"application/vnd.pypi.simple.v1+html", SimpleFormat::kHtmlV1},
+      {"application/vnd.pypi.simple.latest+json", SimpleFormat::kJson},
+      {"application/vnd.pypi.simple.latest+html", SimpleFormat::kHtmlV1},
+      {"application/vnd.pypi.simple.v1+json;q=0, text/html", SimpleFormat::kHtml},
+      {"text/html;q=0.01, application/vnd.pypi.simple.v1+json;q=0.5", SimpleFormat::kJson},
+      {"APPLICATION/VND.PYPI.SIMPLE.V1+JSON", SimpleFormat::kJson},
+      {"application/vnd.pypi.simple.v2+json", SimpleFormat::kHtml},
+      {"application/json", SimpleFormat::kHtml},
+      {"image/png", SimpleFormat::kHtml},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(NegotiateSimpleFormat(c.accept), c.want) << c.accept;
+  }
+}
+
+TEST(NegotiateTest, TiesPreferJsonAmongNamedTypes) {
+  EXPECT_EQ(NegotiateSimpleFormat("text/html, application/vnd.pypi.simple.v1+html, "
+                                  "application/vnd.pypi.simple.v1+json"),
+            SimpleFormat::kJson);
+  EXPECT_EQ(NegotiateSimpleFormat("text/html, application/vnd.pypi.simple.v1+html"),
+            SimpleFormat::kHtmlV1);
+}
+
+TEST(NegotiateTest, WildcardsAndSpecificity) {
+  // The specific q=0 wins over the wildcard for JSON.
+  EXPECT_EQ(NegotiateSimpleFormat("application/*, application/vnd.pypi.simple.v1+json;q=0"),
+            SimpleFormat::kHtml);
+  EXPECT_EQ(NegotiateSimpleFormat("*/*;q=0.5, application/vnd.pypi.simple.v1+json"),
+            SimpleFormat::kJson);
+  EXPECT_EQ(NegotiateSimpleFormat("application/*"), SimpleFormat::kHtml);
+}
+
+TEST(NegotiateTest, MalformedInputIsHarmless) {
+  for (const char* accept : {",,,", ";;;", "/", "a/", "/b", "text/html;q=2", "text/html;q=abc",
+                             "\x01\x02", "application/vnd.pypi.simple.v1+json;q=1.0001"}) {
+    (void)NegotiateSimpleFormat(accept);
+  }
+  EXPECT_EQ(NegotiateSimpleFormat("application/vnd.pypi.simple.v1+json;q=7"), SimpleFormat::kHtml);
+  std::string huge(100000, ',');
+  EXPECT_EQ(NegotiateSimpleFormat(huge), SimpleFormat::kHtml);
+}
+
+TEST(NegotiateTest, JsonErrors) {
+  EXPECT_TRUE(PrefersJsonErrors("application/json;q=0.9, text/plain;q=0.8, text/html;q=0.7"));
+  EXPECT_FALSE(PrefersJsonErrors("*/*"));
+  EXPECT_FALSE(PrefersJsonErrors(""));
+  EXPECT_FALSE(PrefersJsonErrors("text/plain, application/json;q=0.5"));
+}
+
+}  // namespace
+}  // namespace pydepot::http

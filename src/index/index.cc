@@ -1,0 +1,524 @@
+#include "index/index.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "base/hash.h"
+#include "base/status_macros.h"
+#include "index/upload_validation.h"
+#include "model/filename.h"
+#include "model/metadata.h"
+#include "model/project_name.h"
+#include "model/version.h"
+#include "render/render.h"
+#include "storage/keys.h"
+
+namespace pydepot::index {
+namespace {
+
+// Compare-and-swap retries before a contended document update gives up (each retry re-reads).
+constexpr int kMaxCasAttempts = 50;
+
+std::int64_t SystemNowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Page MakePage(std::string body) {
+  Page page;
+  page.etag = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
+  page.body = std::move(body);
+  return page;
+}
+
+std::shared_ptr<const ProjectView> BuildProjectView(doc::ProjectDoc doc) {
+  auto view = std::make_shared<ProjectView>();
+  view->simple_html = MakePage(render::SimpleProjectHtml(doc));
+  view->simple_json = MakePage(render::SimpleProjectJson(doc));
+  view->pypi_json = MakePage(render::PypiProjectJson(doc, ""));
+  view->human_html = MakePage(render::ProjectPageHtml(doc));
+  view->doc = std::move(doc);
+  return view;
+}
+
+std::shared_ptr<const RootView> BuildRootView(doc::ProjectList list) {
+  auto view = std::make_shared<RootView>();
+  view->simple_html = MakePage(render::SimpleRootHtml(list));
+  view->simple_json = MakePage(render::SimpleRootJson(list));
+  view->human_html = MakePage(render::HomePageHtml(list));
+  view->list = std::move(list);
+  return view;
+}
+
+// A cached document: what the store held at `etag` when last checked at `checked`.
+template <typename View>
+struct CacheEntry {
+  std::shared_ptr<const View> view;  // nullptr: the document does not exist
+  std::string etag;
+  std::chrono::steady_clock::time_point checked;
+};
+
+// The sha256 of a stored object, streamed (used only when a create-only write finds the key
+// taken, to tell a retry of the same upload from a conflicting one).
+StatusOr<std::string> StoredSha256(storage::Storage& storage, std::string_view key) {
+  PYDEPOT_ASSIGN_OR_RETURN(auto stream, storage.Open(key));
+  Hasher hasher;
+  std::string buffer(1 << 16, '\0');
+  while (true) {
+    PYDEPOT_ASSIGN_OR_RETURN(std::size_t n, stream->Read(buffer.data(), buffer.size()));
+    if (n == 0) {
+      break;
+    }
+    hasher.Update(std::string_view(buffer.data(), n));
+  }
+  return hasher.Finish().sha256;
+}
+
+std::string AlreadyExistsMessage(const std::string& filename, const std::string& blake2) {
+  return "File already exists ('" + filename + "', with blake2_256 hash '" + blake2 + "').";
+}
+
+class IndexImpl final : public Index {
+ public:
+  IndexImpl(storage::Storage& storage, IndexOptions options)
+      : storage_(storage), options_(std::move(options)) {
+    if (!options_.now_micros) {
+      options_.now_micros = SystemNowMicros;
+    }
+  }
+
+  StatusOr<std::shared_ptr<const ProjectView>> GetProject(std::string_view name) override {
+    auto doc_key = storage::ProjectDocKey(name);
+    if (!doc_key.has_value()) {
+      return NotFoundError("project '" + std::string(name.substr(0, 100)) + "' not found");
+    }
+    const std::string& key = *doc_key;
+    std::shared_ptr<const ProjectView> view;
+    {
+      std::lock_guard lock(mu_);
+      auto it = projects_.find(std::string(name));
+      if (it != projects_.end() && Fresh(it->second.checked)) {
+        view = it->second.view;
+        if (!view) {
+          return NotFoundError("project '" + std::string(name) + "' not found");
+        }
+        return view;
+      }
+    }
+    PYDEPOT_ASSIGN_OR_RETURN(view, Revalidate<ProjectView>(key, std::string(name)));
+    if (!view) {
+      return NotFoundError("project '" + std::string(name) + "' not found");
+    }
+    return view;
+  }
+
+  StatusOr<std::shared_ptr<const RootView>> GetRoot() override {
+    {
+      std::lock_guard lock(mu_);
+      if (root_.view && Fresh(root_.checked)) {
+        return root_.view;
+      }
+    }
+    PYDEPOT_ASSIGN_OR_RETURN(auto view, Revalidate<RootView>(storage::ProjectListKey(), ""));
+    if (!view) {
+      return BuildRootView(doc::ProjectList{});
+    }
+    return view;
+  }
+
+  StatusOr<UploadOutcome> Upload(const doc::UploadForm& form, std::string_view user) override {
+    PYDEPOT_ASSIGN_OR_RETURN(ValidatedUpload upload,
+                             ValidateUploadForm(form, options_.allow_local_versions));
+    const doc::UploadedFile& content = *form.content;
+    UploadOutcome outcome{upload.project, content.filename, false};
+
+    // Duplicate and reuse checks come before the archive is opened (PyPI's order), so an
+    // identical re-upload always succeeds, even of a file the current rules would refuse.
+    PYDEPOT_ASSIGN_OR_RETURN(auto current, LoadProjectDoc(upload.project));
+    if (current.doc) {
+      if (const doc::FileEntry* existing = current.doc->FindFile(content.filename)) {
+        if (ConstantTimeEquals(existing->sha256, content.digests.sha256)) {
+          return outcome;
+        }
+        return AlreadyExistsError(AlreadyExistsMessage(existing->filename, existing->blake2b_256));
+      }
+      PYDEPOT_RETURN_IF_ERROR(CheckNotDeleted(*current.doc, content.filename));
+      PYDEPOT_RETURN_IF_ERROR(CheckOneSdistPerRelease(*current.doc, upload));
+    }
+
+    PYDEPOT_ASSIGN_OR_RETURN(ArchiveFacts facts, ReadArchive(upload, content));
+
+    // Store the file create-only. If the key is taken, a previous attempt of this same upload
+    // (or a racing identical one) stored it, or somebody stored other bytes: the hash decides.
+    PYDEPOT_ASSIGN_OR_RETURN(const std::string file_key,
+                             storage::FileKey(upload.project, content.filename));
+    PYDEPOT_ASSIGN_OR_RETURN(const std::string metadata_key,
+                             storage::MetadataKey(upload.project, content.filename));
+    auto put = storage_.PutFileIfAbsent(file_key, content.path);
+    if (!put.has_value()) {
+      if (put.error().code() != StatusCode::kAlreadyExists) {
+        return UnavailableError("storing " + content.filename + ": " + put.error().message());
+      }
+      PYDEPOT_ASSIGN_OR_RETURN(std::string stored_sha, StoredSha256(storage_, file_key));
+      if (stored_sha != content.digests.sha256) {
+        return AlreadyExistsError(AlreadyExistsMessage(content.filename, "(different)"));
+      }
+    }
+    if (!facts.metadata_sha256.empty()) {
+      auto meta = storage_.PutIfAbsent(metadata_key, facts.metadata_bytes);
+      if (!meta.has_value() && meta.error().code() != StatusCode::kAlreadyExists) {
+        return UnavailableError("storing metadata: " + meta.error().message());
+      }
+    }
+
+    doc::FileEntry entry = MakeFileEntry(upload, content, facts, user);
+    bool new_project = false;
+    bool created = false;
+    Status conflict;
+    PYDEPOT_RETURN_IF_ERROR(UpdateProjectDoc(
+        upload.project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+          new_project = !doc.has_value();
+          if (!doc) {
+            doc.emplace();
+            doc->name = upload.project;
+          }
+          if (const doc::FileEntry* existing = doc->FindFile(entry.filename)) {
+            // Another instance listed this filename between our checks and now.
+            if (existing->sha256 != entry.sha256) {
+              conflict = AlreadyExistsError(
+                  AlreadyExistsMessage(existing->filename, existing->blake2b_256));
+            }
+            return false;
+          }
+          doc->display_name = facts.display_name;
+          doc->files.push_back(entry);
+          if (!doc->releases.contains(entry.release_key)) {
+            facts.release.created_micros = entry.upload_time_micros;
+            doc->releases.emplace(entry.release_key, facts.release);
+          }
+          doc->SortFiles();
+          doc->serial++;
+          created = true;
+          return true;
+        }));
+    PYDEPOT_RETURN_IF_ERROR(conflict);
+    if (created) {
+      PYDEPOT_RETURN_IF_ERROR(
+          TouchProjectList(upload.project, facts.display_name, entry.upload_time_micros));
+    }
+    (void)new_project;
+    outcome.created = created;
+    return outcome;
+  }
+
+  Status Yank(std::string_view project, std::string_view version,
+              std::string_view reason) override {
+    return SetYank(project, version, std::string(reason), true);
+  }
+
+  Status Unyank(std::string_view project, std::string_view version) override {
+    return SetYank(project, version, "", false);
+  }
+
+  storage::Storage& storage() override { return storage_; }
+
+ private:
+  struct LoadedDoc {
+    std::optional<doc::ProjectDoc> doc;
+    std::string etag;  // "" when absent
+  };
+
+  struct ArchiveFacts {
+    std::string metadata_bytes;   // wheels only (served as .metadata)
+    std::string metadata_sha256;  // "" for sdists
+    std::string requires_python;
+    std::string display_name;  // the metadata's Name: twine sends a mangled one in the form
+    doc::ReleaseInfo release;
+  };
+
+  bool Fresh(std::chrono::steady_clock::time_point checked) const {
+    return std::chrono::steady_clock::now() - checked < options_.cache_ttl;
+  }
+
+  // Re-reads the document at `key` if its etag changed since it was cached, and caches the
+  // result. `name` is the project ("" for the project list).
+  template <typename View>
+  StatusOr<std::shared_ptr<const View>> Revalidate(const std::string& key,
+                                                   const std::string& name) {
+    std::string cached_etag;
+    {
+      std::lock_guard lock(mu_);
+      if constexpr (std::is_same_v<View, ProjectView>) {
+        auto it = projects_.find(name);
+        if (it != projects_.end()) {
+          cached_etag = it->second.etag;
+        }
+      } else {
+        cached_etag = root_.view ? root_.etag : std::string("-");
+      }
+    }
+    auto head = storage_.Head(key);
+    std::string etag;
+    if (head.has_value()) {
+      etag = head->etag;
+    } else if (head.error().code() != StatusCode::kNotFound) {
+      return head.error();
+    }
+    std::lock_guard lock(mu_);
+    CacheEntry<View>* entry = CacheSlot<View>(name);
+    if (!etag.empty() && etag == cached_etag && entry->view) {
+      entry->checked = std::chrono::steady_clock::now();
+      return entry->view;
+    }
+    if (etag.empty()) {
+      *entry = CacheEntry<View>{nullptr, "", std::chrono::steady_clock::now()};
+      return std::shared_ptr<const View>();
+    }
+    // Read outside the lock would be nicer for concurrency; documents are small and reads are
+    // rare (only after a change), so simplicity wins here.
+    auto object = storage_.Get(key);
+    if (!object.has_value()) {
+      if (object.error().code() == StatusCode::kNotFound) {
+        *entry = CacheEntry<View>{nullptr, "", std::chrono::steady_clock::now()};
+        return std::shared_ptr<const View>();
+      }
+      return object.error();
+    }
+    std::shared_ptr<const View> view;
+    if constexpr (std::is_same_v<View, ProjectView>) {
+      PYDEPOT_ASSIGN_OR_RETURN(doc::ProjectDoc doc, doc::DecodeProjectDoc(object->data));
+      view = BuildProjectView(std::move(doc));
+    } else {
+      PYDEPOT_ASSIGN_OR_RETURN(doc::ProjectList list, doc::DecodeProjectList(object->data));
+      view = BuildRootView(std::move(list));
+    }
+    *entry = CacheEntry<View>{view, object->info.etag, std::chrono::steady_clock::now()};
+    return view;
+  }
+
+  template <typename View>
+  CacheEntry<View>* CacheSlot(const std::string& name) {
+    if constexpr (std::is_same_v<View, ProjectView>) {
+      return &projects_[name];
+    } else {
+      return &root_;
+    }
+  }
+
+  // Installs a document this instance just wrote, so it is served at once.
+  void CacheProject(const doc::ProjectDoc& doc, const std::string& etag) {
+    auto view = BuildProjectView(doc);
+    std::lock_guard lock(mu_);
+    projects_[doc.name] = CacheEntry<ProjectView>{view, etag, std::chrono::steady_clock::now()};
+  }
+
+  void CacheRoot(const doc::ProjectList& list, const std::string& etag) {
+    auto view = BuildRootView(list);
+    std::lock_guard lock(mu_);
+    root_ = CacheEntry<RootView>{view, etag, std::chrono::steady_clock::now()};
+  }
+
+  StatusOr<LoadedDoc> LoadProjectDoc(const std::string& project) {
+    LoadedDoc loaded;
+    PYDEPOT_ASSIGN_OR_RETURN(const std::string key, storage::ProjectDocKey(project));
+    auto object = storage_.Get(key);
+    if (!object.has_value()) {
+      if (object.error().code() == StatusCode::kNotFound) {
+        return loaded;
+      }
+      return UnavailableError("reading index of " + project + ": " + object.error().message());
+    }
+    PYDEPOT_ASSIGN_OR_RETURN(doc::ProjectDoc doc, doc::DecodeProjectDoc(object->data));
+    loaded.doc = std::move(doc);
+    loaded.etag = object->info.etag;
+    return loaded;
+  }
+
+  // Read-modify-write of a project document by compare-and-swap. `mutate` returns true when it
+  // changed the document (false: leave the stored one as it is).
+  Status UpdateProjectDoc(
+      const std::string& project,
+      const std::function<StatusOr<bool>(std::optional<doc::ProjectDoc>&)>& mutate) {
+    for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
+      PYDEPOT_ASSIGN_OR_RETURN(LoadedDoc loaded, LoadProjectDoc(project));
+      PYDEPOT_ASSIGN_OR_RETURN(bool changed, mutate(loaded.doc));
+      if (!changed) {
+        if (loaded.doc) {
+          CacheProject(*loaded.doc, loaded.etag);
+        }
+        return OkStatus();
+      }
+      PYDEPOT_ASSIGN_OR_RETURN(const std::string key, storage::ProjectDocKey(project));
+      auto put = storage_.PutIfMatch(key, doc::EncodeProjectDoc(*loaded.doc), loaded.etag);
+      if (put.has_value()) {
+        CacheProject(*loaded.doc, put->etag);
+        return OkStatus();
+      }
+      if (put.error().code() != StatusCode::kFailedPrecondition) {
+        return UnavailableError("updating index of " + project + ": " + put.error().message());
+      }
+    }
+    return UnavailableError("updating index of " + project + ": too much contention, retry");
+  }
+
+  Status TouchProjectList(const std::string& project, const std::string& display_name,
+                          std::int64_t when) {
+    const std::string key = storage::ProjectListKey();
+    for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
+      doc::ProjectList list;
+      std::string etag;
+      auto object = storage_.Get(key);
+      if (object.has_value()) {
+        PYDEPOT_ASSIGN_OR_RETURN(list, doc::DecodeProjectList(object->data));
+        etag = object->info.etag;
+      } else if (object.error().code() != StatusCode::kNotFound) {
+        return UnavailableError("reading project list: " + object.error().message());
+      }
+      auto it = std::lower_bound(
+          list.projects.begin(), list.projects.end(), project,
+          [](const doc::ProjectListEntry& e, const std::string& n) { return e.name < n; });
+      if (it != list.projects.end() && it->name == project) {
+        if (it->display_name == display_name && it->updated_micros >= when) {
+          CacheRoot(list, etag);
+          return OkStatus();
+        }
+        it->display_name = display_name;
+        it->updated_micros = std::max(it->updated_micros, when);
+      } else {
+        list.projects.insert(it, doc::ProjectListEntry{project, display_name, when});
+      }
+      list.serial++;
+      auto put = storage_.PutIfMatch(key, doc::EncodeProjectList(list), etag);
+      if (put.has_value()) {
+        CacheRoot(list, put->etag);
+        return OkStatus();
+      }
+      if (put.error().code() != StatusCode::kFailedPrecondition) {
+        return UnavailableError("updating project list: " + put.error().message());
+      }
+    }
+    return UnavailableError("updating project list: too much contention, retry");
+  }
+
+  static Status CheckNotDeleted(const doc::ProjectDoc& doc, const std::string& filename) {
+    for (const auto& deleted : doc.deleted_filenames) {
+      if (deleted == filename) {
+        return FailedPreconditionError(
+            "This filename was previously used by a file that has since been deleted. Use a "
+            "different version.");
+      }
+    }
+    return OkStatus();
+  }
+
+  static Status CheckOneSdistPerRelease(const doc::ProjectDoc& doc, const ValidatedUpload& upload) {
+    if (upload.filename.kind != model::DistKind::kSdist) {
+      return OkStatus();
+    }
+    const std::string key = upload.filename.version.ReleaseKey();
+    for (const auto& file : doc.files) {
+      if (file.filetype == "sdist" && file.release_key == key) {
+        return InvalidArgumentError("Only one sdist may be uploaded per release.");
+      }
+    }
+    return OkStatus();
+  }
+
+  StatusOr<ArchiveFacts> ReadArchive(const ValidatedUpload& upload,
+                                     const doc::UploadedFile& content) {
+    auto member = archive::ReadDistMetadata(content.path, upload.filename, options_.archive_limits);
+    if (!member.has_value()) {
+      return InvalidArgumentError("Invalid distribution file. " + member.error().message());
+    }
+    auto metadata = model::CoreMetadata::Parse(member->contents);
+    if (!metadata.has_value()) {
+      return InvalidArgumentError("Invalid distribution file. " + member->member + ": " +
+                                  metadata.error().message());
+    }
+    PYDEPOT_RETURN_IF_ERROR(CheckMetadataAgainstUpload(*metadata, upload));
+    ArchiveFacts facts;
+    facts.requires_python = metadata->Get("Requires-Python");
+    facts.display_name = metadata->name();
+    facts.release = ReleaseInfoFromMetadata(*metadata, upload.filename.version.Canonical());
+    if (upload.filename.kind == model::DistKind::kWheel) {
+      facts.metadata_sha256 = Sha256Hex(member->contents);
+      facts.metadata_bytes = std::move(member->contents);
+    }
+    return facts;
+  }
+
+  doc::FileEntry MakeFileEntry(const ValidatedUpload& upload, const doc::UploadedFile& content,
+                               const ArchiveFacts& facts, std::string_view user) const {
+    doc::FileEntry entry;
+    entry.filename = content.filename;
+    entry.version = upload.filename.version.Canonical();
+    entry.release_key = upload.filename.version.ReleaseKey();
+    entry.filetype = std::string(model::DistKindFiletype(upload.filename.kind));
+    entry.python_version = upload.python_version;
+    entry.size = content.size;
+    entry.sha256 = content.digests.sha256;
+    entry.md5 = content.digests.md5;
+    entry.blake2b_256 = content.digests.blake2b_256;
+    entry.upload_time_micros = options_.now_micros();
+    entry.requires_python = facts.requires_python;
+    entry.metadata_sha256 = facts.metadata_sha256;
+    entry.uploader = std::string(user);
+    return entry;
+  }
+
+  Status SetYank(std::string_view project_name, std::string_view version, std::string reason,
+                 bool yank) {
+    const std::string project = model::NormalizeProjectName(project_name);
+    const std::string key = model::Version::ParseLenient(version).ReleaseKey();
+    bool found = false;
+    PYDEPOT_RETURN_IF_ERROR(
+        UpdateProjectDoc(project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+          if (!doc) {
+            return false;
+          }
+          bool has_release = doc->releases.contains(key);
+          for (const auto& file : doc->files) {
+            has_release = has_release || file.release_key == key;
+          }
+          if (!has_release) {
+            return false;
+          }
+          found = true;
+          auto it = doc->yanked.find(key);
+          if (yank) {
+            if (it != doc->yanked.end() && it->second == reason) {
+              return false;
+            }
+            doc->yanked[key] = reason;
+          } else {
+            if (it == doc->yanked.end()) {
+              return false;
+            }
+            doc->yanked.erase(it);
+          }
+          doc->serial++;
+          return true;
+        }));
+    if (!found) {
+      return NotFoundError("no release " + std::string(version) + " of project '" + project + "'");
+    }
+    return OkStatus();
+  }
+
+  storage::Storage& storage_;
+  IndexOptions options_;
+  std::mutex mu_;
+  std::map<std::string, CacheEntry<ProjectView>, std::less<>> projects_;  // guarded by mu_
+  CacheEntry<RootView> root_;                                             // guarded by mu_
+};
+
+}  // namespace
+
+std::unique_ptr<Index> Index::Create(storage::Storage& storage, IndexOptions options) {
+  return std::make_unique<IndexImpl>(storage, std::move(options));
+}
+
+}  // namespace pydepot::index

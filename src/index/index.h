@@ -1,0 +1,101 @@
+// The live index: projects, releases and files as stored documents, kept in memory as ready pages
+// with their ETags, refreshed when the store changes; and the write paths (upload, yank) that
+// keep the documents consistent with many instances on one store (create-only file writes,
+// compare-and-swap document updates with retry). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "archive/dist_archive.h"
+#include "base/status.h"
+#include "doc/project.h"
+#include "doc/upload_form.h"
+#include "storage/storage.h"
+
+namespace pydepot::index {
+
+// A rendered representation, immutable once built.
+struct Page {
+  std::string body;
+  std::string etag;  // strong, quoted: "\"<hex>\""
+};
+
+// One project as served: its document and every representation, built once per change.
+struct ProjectView {
+  doc::ProjectDoc doc;
+  Page simple_html;
+  Page simple_json;
+  Page pypi_json;  // host-relative URLs
+  Page human_html;
+};
+
+// The project list as served.
+struct RootView {
+  doc::ProjectList list;
+  Page simple_html;
+  Page simple_json;
+  Page human_html;
+};
+
+struct IndexOptions {
+  // How long a cached document is trusted before it is revalidated against the store (a HEAD;
+  // the document is read again only when its etag changed). Changes made through this Index are
+  // visible at once; changes made by other instances within this bound.
+  std::chrono::milliseconds cache_ttl{2000};
+  // Accept local version labels (1.0+cu118) on upload. PyPI refuses them; a private index
+  // commonly needs them.
+  bool allow_local_versions = true;
+  archive::ArchiveLimits archive_limits;
+  // Current time, microseconds since the epoch (injectable for tests).
+  std::function<std::int64_t()> now_micros;
+};
+
+// What an accepted upload did.
+struct UploadOutcome {
+  std::string project;  // normalized
+  std::string filename;
+  bool created = false;  // false: an identical file was already there, nothing changed
+};
+
+class Index {
+ public:
+  // `storage` must outlive the Index.
+  static std::unique_ptr<Index> Create(storage::Storage& storage, IndexOptions options = {});
+  virtual ~Index() = default;
+
+  // The project `normalized_name`. kNotFound when there is no such project; kUnavailable /
+  // kInternal when the store fails.
+  virtual StatusOr<std::shared_ptr<const ProjectView>> GetProject(
+      std::string_view normalized_name) = 0;
+
+  // The project list (an empty list when nothing was ever uploaded).
+  virtual StatusOr<std::shared_ptr<const RootView>> GetRoot() = 0;
+
+  // Validates and stores an upload (STANDARDS §11, in PyPI's order). The form's content temp
+  // file is read, not moved; the caller removes it. Errors, each with a message fit for the
+  // HTTP reason phrase:
+  //   kInvalidArgument     bad form, filename, digest, archive or metadata (HTTP 400);
+  //   kAlreadyExists       other bytes under an existing filename: the message starts with
+  //                        "File already exists" (HTTP 400); no other error uses that phrase;
+  //   kFailedPrecondition  the filename belonged to a deleted file (HTTP 400);
+  //   kUnavailable         the store failed or stayed contended (HTTP 503).
+  // An upload of bytes identical to a stored file succeeds with created == false.
+  virtual StatusOr<UploadOutcome> Upload(const doc::UploadForm& form, std::string_view user) = 0;
+
+  // Marks every file of the release `version` (matched by release key) yanked with `reason`,
+  // or clears the mark. kNotFound when the project or release does not exist.
+  virtual Status Yank(std::string_view project, std::string_view version,
+                      std::string_view reason) = 0;
+  virtual Status Unyank(std::string_view project, std::string_view version) = 0;
+
+  virtual storage::Storage& storage() = 0;
+};
+
+}  // namespace pydepot::index
