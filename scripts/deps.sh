@@ -3,9 +3,9 @@
 #   scripts/deps.sh build   what `make build` / `make run` need
 #   scripts/deps.sh test    what `make test` needs as well (clients, fuzzing, Python tools)
 set -euo pipefail
-build_pkgs=(build-essential cmake libboost1.81-dev libboost-json1.81-dev libarchive-dev
+build_pkgs=(build-essential cmake pkg-config libboost1.81-dev libboost-json1.81-dev libarchive-dev libcli11-dev libgtest-dev libgmock-dev
   libsodium-dev libssl-dev zlib1g-dev)
-test_pkgs=(libgtest-dev libgmock-dev clang libclang-rt-14-dev clang-format python3-packaging
+test_pkgs=(clang libclang-rt-14-dev clang-format python3-packaging
   python3-build python3-setuptools python3-wheel python3-pip-whl python3-setuptools-whl
   python3-wheel-whl python3-pytest python3-requests python3-venv twine flit python3-poetry
   python3-pdm curl)

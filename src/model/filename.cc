@@ -215,7 +215,7 @@ StatusOr<NameSplit> SplitName(std::string_view what, std::string_view filename,
   }
   NameSplit split{stem.substr(0, *sep), stem.substr(*sep + 1)};
   if (split.name.empty()) {
-    return Invalid(what, filename, "the project name before the first '-' is empty");
+    return Invalid(what, filename, "the project name before the version is empty");
   }
   return split;
 }

@@ -59,8 +59,8 @@ struct DistFilename {
 // and characters outside [A-Za-z0-9._]; the version must be valid PEP 440; the build tag
 // must start with a digit). kInvalidArgument with a message a person can act on otherwise.
 // Deliberately stricter than packaging 23 (docs/differential-testing.md): the name part must be
-// non-empty ASCII, and every tag in a tag set must be non-empty. Tags are kept as written
-// (packaging lower-cases them).
+// non-empty ASCII, the build number ASCII digits, and every tag in a tag set non-empty. Tags
+// are kept as written (packaging lower-cases them); the build number as a digit string.
 StatusOr<DistFilename> ParseWheelFilename(std::string_view filename);
 
 // Parses an sdist filename. With `project` (any spelling; compared normalized), the name and

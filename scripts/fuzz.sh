@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target (src/<module>/*_fuzz.cc) with clang in build-fuzz/ and runs each
+# for SECONDS seconds. Fails if any target crashes, leaks, times out or runs out of memory.
+#   scripts/fuzz.sh 20     # make test
+#   scripts/fuzz.sh 600    # make fuzz
+# Each target starts from a copy of its seeds (tests/fuzz/corpus/<target>/) in
+# build-fuzz/corpus/<target>/, which keeps growing across runs; the repository is never written.
+# Crash inputs go to build-fuzz/artifacts/, logs to build-fuzz/logs/. Reproduce a crash with
+#   build-fuzz/bin/<target> build-fuzz/artifacts/<target>-crash-<sha1>
+# JOBS (default 2) sets the build parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:?usage: scripts/fuzz.sh SECONDS}
+jobs=${JOBS:-2}
+build=build-fuzz
+
+CC=clang CXX=clang++ cmake -S . -B "$build" -DPYDEPOT_FUZZ=ON -DPYDEPOT_BUILD_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$PWD/$build/bin" >/dev/null
+
+mapfile -t targets < <(find src -name '*_fuzz.cc' -printf '%f\n' | sed 's/\.cc$//' | sort)
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "no fuzz targets under src/"
+  exit 1
+fi
+cmake --build "$build" -j"$jobs" --target "${targets[@]}"
+
+mkdir -p "$build/artifacts" "$build/logs"
+failed=()
+for target in "${targets[@]}"; do
+  corpus="$build/corpus/$target"
+  mkdir -p "$corpus"
+  if [ -d "tests/fuzz/corpus/$target" ]; then
+    cp -n "tests/fuzz/corpus/$target"/* "$corpus"/ 2>/dev/null || true
+  fi
+  log="$build/logs/$target.log"
+  echo "--- $target: ${seconds}s"
+  if "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$corpus" >"$log" 2>&1; then
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | tr '\n' ' ' || true
+    echo
+  else
+    echo "FAILED: $target (log: $log)"
+    grep -E -A30 '^==[0-9]+==ERROR|runtime error|check failed|ALARM|out-of-memory|deadly signal' \
+      "$log" | head -60 || tail -40 "$log"
+    failed+=("$target")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz targets that failed: ${failed[*]}"
+  ls -1 "$build"/artifacts/ 2>/dev/null | sed 's/^/  artifact: /'
+  exit 1
+fi
+echo "all ${#targets[@]} fuzz targets ran ${seconds}s without a crash"
