@@ -15,10 +15,12 @@ function(pydepot_set_warnings target)
   endif()
 endfunction()
 
-# pydepot_add_module(<name> [DEPS <targets>...] [PUBLIC_DEPS <targets>...])
-# Builds pydepot_<name> (alias pydepot::<name>) from the module's .cc files.
+# pydepot_add_module(<name> [DEPS <targets>...] [PUBLIC_DEPS <targets>...]
+#                    [TEST_DEPS <targets>...] [FUZZ_DEPS <targets>...])
+# Builds pydepot_<name> (alias pydepot::<name>) from the module's .cc files. FUZZ_DEPS replaces
+# the module library for its fuzz targets, for modules whose fuzzers need only a part of it.
 function(pydepot_add_module name)
-  cmake_parse_arguments(ARG "" "" "DEPS;PUBLIC_DEPS;TEST_DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;PUBLIC_DEPS;TEST_DEPS;FUZZ_DEPS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
   list(FILTER srcs EXCLUDE REGEX "(_(test|fuzz|bench)|/main)\\.cc$")
   add_library(pydepot_${name} STATIC ${srcs})
@@ -46,7 +48,11 @@ function(pydepot_add_module name)
     foreach(fuzzer ${fuzzers})
       get_filename_component(fuzz_name ${fuzzer} NAME_WE)
       add_executable(${fuzz_name} ${fuzzer})
-      target_link_libraries(${fuzz_name} PRIVATE pydepot_${name} ${ARG_DEPS} ${ARG_PUBLIC_DEPS})
+      if(ARG_FUZZ_DEPS)
+        target_link_libraries(${fuzz_name} PRIVATE ${ARG_FUZZ_DEPS})
+      else()
+        target_link_libraries(${fuzz_name} PRIVATE pydepot_${name} ${ARG_DEPS} ${ARG_PUBLIC_DEPS})
+      endif()
       target_link_options(${fuzz_name} PRIVATE -fsanitize=fuzzer)
       pydepot_set_warnings(${fuzz_name})
     endforeach()
