@@ -173,3 +173,21 @@ def test_public_read(tmp_path, repo):
         assert r.status_code == 401
     finally:
         srv.stop()
+
+
+def test_backtracking_uses_metadata_not_wheels(server, tmp_path):
+    # bt-top 2.0 needs a project that does not exist, so pip must fall back to bt-top 1.0. With
+    # PEP 658 metadata it learns that from 2.0's .metadata and never downloads 2.0's wheel.
+    files = build_package(tmp_path, "bt-top", "1.0", sdist=False)
+    files += build_package(tmp_path, "bt-top", "2.0", deps=["bt-missing-dependency"], sdist=False)
+    res = twine_upload(server, files)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = pip("install", "-v", "--index-url", server.index_url(), "--target",
+              str(tmp_path / "t"), "bt-top")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert installed(tmp_path / "t") == ["bt_top-1.0.dist-info"]
+    log = res.stdout + res.stderr
+    wheel20 = [f.name for f in files if "-2.0-" in f.name][0]
+    assert "%s.metadata" % wheel20 in log
+    downloads = [line for line in log.splitlines() if "Downloading" in line]
+    assert not any(wheel20 in line and ".metadata" not in line for line in downloads), downloads

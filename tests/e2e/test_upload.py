@@ -240,3 +240,33 @@ def test_raw_hostile_filenames(fresh_server, dists, filename, fragment):
     assert r.status_code == 400, r.text
     assert fragment in r.text
     assert listed(fresh_server) == {}
+
+
+def test_large_upload_streams_with_flat_memory(fresh_server, tmp_path):
+    # A 200 MB wheel (stored, incompressible) goes through twine; the server's peak memory must
+    # stay far below the file size: the body streams to disk and is hashed on the way.
+    import os
+    import zipfile
+    wheel = tmp_path / "big_upload-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("big_upload/__init__.py", "")
+        with zf.open("big_upload/blob.bin", "w", force_zip64=True) as blob:
+            for _ in range(200):
+                blob.write(os.urandom(1 << 20))
+        zf.writestr("big_upload-1.0.dist-info/METADATA",
+                    "Metadata-Version: 2.1\nName: big-upload\nVersion: 1.0\n")
+        zf.writestr("big_upload-1.0.dist-info/WHEEL",
+                    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr("big_upload-1.0.dist-info/RECORD", "")
+    res = twine_upload(fresh_server, [wheel])
+    assert res.returncode == 0, res.stdout + res.stderr
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert listed(fresh_server, "big-upload") == {wheel.name: digest}
+    status = open("/proc/%d/status" % fresh_server.proc.pid).read()
+    peak_kb = int([l for l in status.splitlines() if l.startswith("VmHWM:")][0].split()[1])
+    assert peak_kb < 100 * 1024, "server peak RSS %d kB for a 200 MB upload" % peak_kb
+    r = fresh_server.get("/files/big-upload/" + wheel.name, stream=True)
+    h = hashlib.sha256()
+    for chunk in r.iter_content(1 << 20):
+        h.update(chunk)
+    assert h.hexdigest() == digest
