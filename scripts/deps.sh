@@ -4,11 +4,11 @@
 #   scripts/deps.sh test    what `make test` needs as well (clients, fuzzing, Python tools)
 set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libboost1.81-dev libboost-json1.81-dev libarchive-dev libcli11-dev libgtest-dev libgmock-dev
-  libsodium-dev libssl-dev zlib1g-dev)
+  libsodium-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpugixml-dev)
 test_pkgs=(clang libclang-rt-14-dev clang-format python3-packaging
   python3-build python3-setuptools python3-wheel python3-pip-whl python3-setuptools-whl
   python3-wheel-whl python3-pytest python3-requests python3-venv twine flit python3-poetry
-  python3-pdm curl)
+  python3-pdm curl radosgw ceph-mon ceph-osd)
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then want+=("${test_pkgs[@]}"); fi
 missing=()

@@ -76,6 +76,11 @@ StatusOr<std::filesystem::path> Storage::LocalPath(std::string_view key) {
                             " (the store is not a local directory)");
 }
 
+StatusOr<std::string> Storage::PresignedGetUrl(std::string_view key, std::chrono::seconds /*ttl*/) {
+  return UnimplementedError("presigned URLs: " + Describe() + " cannot make them (key " +
+                            std::string(key) + ")");
+}
+
 bool IsValidKey(std::string_view key) { return HasValidSegments(key, /*last_complete=*/true); }
 
 bool IsValidKeyPrefix(std::string_view prefix) {
@@ -84,7 +89,8 @@ bool IsValidKeyPrefix(std::string_view prefix) {
 
 StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view url) {
   constexpr std::string_view kHelp =
-      "use a directory path, file:///absolute/path or memory: (s3:// and gs:// are planned)";
+      "use a directory path, file:///absolute/path, s3://bucket[/prefix], gs://bucket[/prefix] "
+      "or memory:";
   if (url.empty()) {
     return InvalidArgumentError("storage URL is empty: " + std::string(kHelp));
   }
@@ -111,9 +117,11 @@ StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view url) {
     }
     return NewLocalStorage(std::filesystem::path(path));
   }
-  if (scheme == "s3" || scheme == "gs") {
-    return UnimplementedError("storage URL " + std::string(url) + ": " + std::string(scheme) +
-                              ":// storage is not supported yet; " + std::string(kHelp));
+  if (scheme == "s3") {
+    return OpenS3Storage(url);
+  }
+  if (scheme == "gs") {
+    return OpenGcsStorage(url);
   }
   return InvalidArgumentError("storage URL " + std::string(url) + ": unknown scheme \"" +
                               std::string(scheme) + "\"; " + std::string(kHelp));

@@ -13,6 +13,7 @@
 // I/O failures are kUnavailable (likely transient), kResourceExhausted (disk full) or kInternal.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -108,6 +109,10 @@ class Storage {
   // with sendfile. kNotFound when absent; kUnimplemented for stores without local files (the
   // default). The path names the current version: open it once and serve from that descriptor.
   virtual StatusOr<std::filesystem::path> LocalPath(std::string_view key);
+
+  // Optional capability: a URL from which anyone holding it can GET `key` for `ttl` (S3 presigned
+  // URL, GCS signed URL), for answering downloads with a redirect. kUnimplemented by default.
+  virtual StatusOr<std::string> PresignedGetUrl(std::string_view key, std::chrono::seconds ttl);
 };
 
 // A local directory. Objects are files under `root` (the key is the relative path); writes go
@@ -126,10 +131,18 @@ StatusOr<std::unique_ptr<Storage>> NewLocalStorage(const std::filesystem::path& 
 std::unique_ptr<Storage> NewMemStorage();
 
 // Opens a storage URL: a directory path or file://PATH (taken literally, no percent-decoding;
-// file:///srv/x is /srv/x) for NewLocalStorage; "memory:" or "mem://" for NewMemStorage.
-// kUnimplemented for s3:// and gs:// (not supported yet); kInvalidArgument for an empty URL or
-// any other scheme; else as NewLocalStorage.
+// file:///srv/x is /srv/x) for NewLocalStorage; "memory:" or "mem://" for NewMemStorage;
+// s3://BUCKET[/PREFIX] for OpenS3Storage; gs://BUCKET[/PREFIX] for OpenGcsStorage.
+// kInvalidArgument for an empty URL or any other scheme; else as the backend's factory.
 StatusOr<std::unique_ptr<Storage>> OpenStorage(std::string_view url);
+
+// Amazon S3 or an S3-compatible store, configured from `url` (s3://BUCKET[/PREFIX]) and the
+// environment the way AWS tools read it (see storage_s3.cc and docs/cloud-storage.md).
+StatusOr<std::unique_ptr<Storage>> OpenS3Storage(std::string_view url);
+
+// Google Cloud Storage, configured from `url` (gs://BUCKET[/PREFIX]) and the credentials of
+// where it runs (see storage_gcs.cc and docs/cloud-storage.md).
+StatusOr<std::unique_ptr<Storage>> OpenGcsStorage(std::string_view url);
 
 inline constexpr std::size_t kMaxKeyLength = 1024;
 inline constexpr std::size_t kMaxKeySegmentLength = 255;

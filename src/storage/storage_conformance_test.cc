@@ -1,6 +1,10 @@
-// The contract of storage.h, run against every backend. A new backend (S3, GCS) adds one entry
-// to Backends(); if it needs a server, add it only when the variable naming its test server is
-// set, so the suite stays hermetic by default.
+// The contract of storage.h, run against every backend. A backend that needs a server joins
+// when the variable naming it is set (scripts/test.sh starts the servers and sets them):
+//   PYDEPOT_TEST_S3_URL   s3://bucket/prefix on a real S3 server (radosgw), AWS_* credentials
+//   PYDEPOT_TEST_GCS_URL  gs://bucket/prefix on the GCS stand-in (STORAGE_EMULATOR_HOST)
+// Each test gets its own prefix below the given one, named after its scratch directory.
+// PYDEPOT_REQUIRE_CLOUD_BACKENDS=1 turns a missing variable into a failure, so CI cannot
+// silently skip them.
 
 #include <unistd.h>
 
@@ -8,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <latch>
@@ -48,8 +53,17 @@ struct Backend {
 // gtest names the parameter of a failed test with this.
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 
+// A backend opened from a URL taken from the environment, one fresh prefix per test.
+Backend CloudBackend(std::string name, std::string base_url) {
+  return Backend{std::move(name),
+                 [base_url](const std::filesystem::path& scratch) {
+                   return OpenStorage(base_url + "/" + scratch.filename().string());
+                 },
+                 /*instances_share_store=*/true, /*has_local_path=*/false};
+}
+
 std::vector<Backend> Backends() {
-  return {
+  std::vector<Backend> backends = {
       Backend{
           "Local",
           [](const std::filesystem::path& scratch) { return NewLocalStorage(scratch / "store"); },
@@ -60,6 +74,29 @@ std::vector<Backend> Backends() {
               },
               /*instances_share_store=*/false, /*has_local_path=*/false},
   };
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any test thread starts
+  if (const char* url = std::getenv("PYDEPOT_TEST_S3_URL"); url != nullptr && *url != '\0') {
+    backends.push_back(CloudBackend("S3", url));
+  }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
+  if (const char* url = std::getenv("PYDEPOT_TEST_GCS_URL"); url != nullptr && *url != '\0') {
+    backends.push_back(CloudBackend("Gcs", url));
+  }
+  return backends;
+}
+
+// CI sets PYDEPOT_REQUIRE_CLOUD_BACKENDS=1: then a cloud backend left out is a failure.
+TEST(StorageConformanceSetup, CloudBackendsPresentWhenRequired) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
+  const char* required = std::getenv("PYDEPOT_REQUIRE_CLOUD_BACKENDS");
+  if (required == nullptr || std::string_view(required) != "1") {
+    return;
+  }
+  std::vector<std::string> names;
+  for (const Backend& backend : Backends()) {
+    names.push_back(backend.name);
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"S3", "Gcs"}));
 }
 
 std::vector<Backend> SharedBackends() {
