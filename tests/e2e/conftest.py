@@ -51,7 +51,9 @@ class Server:
     """A running pydepot; `url` is http://127.0.0.1:PORT."""
 
     def __init__(self, storage, extra_args=(), env=None):
-        self.storage = pathlib.Path(storage)
+        # A directory, or a storage URL (s3://..., gs://...) kept as it is.
+        is_url = isinstance(storage, str) and "://" in storage
+        self.storage = storage if is_url else pathlib.Path(storage)
         args = [PYDEPOT, "serve", "--storage", str(self.storage), "--listen", "127.0.0.1:0",
                 "--cache-ttl-ms", "0", *extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
