@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <iostream>
 
 #include <boost/json.hpp>
 
 #include "http/multipart.h"
 #include "http/negotiate.h"
+#include "index/upload_validation.h"
 #include "model/project_name.h"
+#include "model/version.h"
 #include "render/render.h"
 #include "storage/keys.h"
 
@@ -109,11 +112,13 @@ std::optional<std::string> DecodeSegment(std::string_view segment) {
       if (i + 2 >= segment.size()) {
         return std::nullopt;
       }
-      int value = 0;
-      auto [ptr, ec] = std::from_chars(segment.data() + i + 1, segment.data() + i + 3, value, 16);
-      if (ec != std::errc() || ptr != segment.data() + i + 3) {
+      // from_chars alone would take a sign ("%-1").
+      if (!std::isxdigit(static_cast<unsigned char>(segment[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(segment[i + 2]))) {
         return std::nullopt;
       }
+      unsigned value = 0;
+      std::from_chars(segment.data() + i + 1, segment.data() + i + 3, value, 16);
       c = static_cast<char>(value);
       i += 2;
     }
@@ -365,6 +370,16 @@ std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHea
 
 namespace {
 
+// True when `doc` has a release whose key matches `version`'s (1.0.0 finds 1.0).
+bool HasRelease(const doc::ProjectDoc& doc, std::string_view version) {
+  const std::string key = model::Version::ParseLenient(version).ReleaseKey();
+  if (doc.releases.contains(key)) {
+    return true;
+  }
+  return std::any_of(doc.files.begin(), doc.files.end(),
+                     [&](const doc::FileEntry& file) { return file.release_key == key; });
+}
+
 std::string PageCacheControl(bool authenticated) {
   // Pages change on upload and yank: clients must revalidate (cheap: 304 on the ETag).
   return authenticated ? "private, no-cache" : "public, no-cache";
@@ -454,12 +469,19 @@ Response Handlers::Handle(const RequestHead& head) {
       }
       res = run([&](const Principal& who) { return PypiJson(head, normalized, version, who); });
     }
-  } else if (segments[0] == "project" && segments.size() == 2) {
+  } else if (segments[0] == "project" && (segments.size() == 2 || segments.size() == 3)) {
+    // /project/<name>/ and /project/<name>/<version>/ (PyPI JSON's release_url).
     const std::string normalized = model::NormalizeProjectName(segments[1]);
+    std::optional<std::string_view> version;
+    std::string location = "/project/" + render::PercentEncode(normalized) + "/";
+    if (segments.size() == 3) {
+      version = segments[2];
+      location += render::PercentEncode(segments[2]) + "/";
+    }
     if (!trailing_slash || normalized != segments[1]) {
-      res = Redirect("/project/" + render::PercentEncode(normalized) + "/");
+      res = Redirect(location);
     } else {
-      res = run([&](const Principal& who) { return HumanProject(head, normalized, who); });
+      res = run([&](const Principal& who) { return HumanProject(head, normalized, version, who); });
     }
   } else {
     res = ErrorResponse(404, "Not found.");
@@ -502,6 +524,20 @@ Response Handlers::SimpleProject(const RequestHead& head, std::string_view name,
   res.SetHeader("X-PyPI-Last-Serial", std::to_string(view.doc.serial));
   return res;
 }
+
+namespace {
+
+// A listed file the store cannot give: 404 when it is missing (the index and the store
+// disagree; retrying will not help), else 503.
+Response FileUnavailable(const Status& status) {
+  if (status.code() == StatusCode::kNotFound) {
+    return ErrorResponse(404, "File not found.");
+  }
+  std::cerr << "serving a file failed: " << status << "\n";
+  return ErrorResponse(503, "File unavailable; retry.");
+}
+
+}  // namespace
 
 Response Handlers::File(const RequestHead& head, std::string_view project,
                         std::string_view filename, const Principal& who) {
@@ -548,7 +584,7 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
   if (metadata) {
     auto info = storage.Head(key);
     if (!info.has_value()) {
-      return ErrorResponse(503, "File unavailable; retry.");
+      return FileUnavailable(info.error());
     }
     size = info->size;
   }
@@ -577,7 +613,7 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
   }
   auto stream = storage.Open(key, first, length);
   if (!stream.has_value()) {
-    return ErrorResponse(503, "File unavailable; retry.");
+    return FileUnavailable(stream.error());
   }
   res.stream = *std::move(stream);
   res.stream_length = length;
@@ -591,6 +627,10 @@ Response Handlers::PypiJson(const RequestHead& head, std::string_view project,
     return ErrorResponse(
         view.error().code() == StatusCode::kNotFound ? 404 : 503,
         view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
+  }
+  const doc::ProjectDoc& doc = (*view)->doc;
+  if (doc.releases.empty() && doc.files.empty()) {
+    return ErrorResponse(404, "Project has no releases.");  // as PyPI answers
   }
   Response res;
   if (!version) {
@@ -619,15 +659,52 @@ Response Handlers::HumanRoot(const RequestHead& head, const Principal& who) {
 }
 
 Response Handlers::HumanProject(const RequestHead& head, std::string_view name,
-                                const Principal& who) {
+                                std::optional<std::string_view> version, const Principal& who) {
   auto view = index_.GetProject(name);
   if (!view.has_value()) {
     return ErrorResponse(
         view.error().code() == StatusCode::kNotFound ? 404 : 503,
         view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
   }
+  if (version && !HasRelease((*view)->doc, *version)) {
+    return ErrorResponse(404, "Release not found.");
+  }
+  // A release has no page of its own yet: its URL shows the project page, which lists it.
   return PageResponse(head, *view, (*view)->human_html, render::kContentTypeHtml,
                       PageCacheControl(!who.user.empty()), false);
+}
+
+namespace {
+
+// A failed upload: the status mapped, and a message safe to send. Only the duplicate-file
+// refusal may read as "already exists" (UP-14: the multipart parser and the collector quote
+// field names); server-side failures are logged, and the client gets no paths or store details.
+Response UploadErrorResponse(const Status& status, std::string_view accept) {
+  const unsigned code = HttpStatusFor(status);
+  if (code >= 500) {
+    std::cerr << "upload failed: " << status << "\n";
+    return ErrorResponse(code,
+                         code == 503 ? "The package store is unavailable right now; retry the "
+                                       "upload."
+                                     : "Internal error while storing the upload.",
+                         accept);
+  }
+  if (status.code() == StatusCode::kAlreadyExists) {
+    return ErrorResponse(code, status.message(), accept);
+  }
+  return ErrorResponse(code, index::WithoutReservedPhrases(status.message()), accept);
+}
+
+}  // namespace
+
+std::int64_t Handlers::UploadBodyLimit() const {
+  // Multipart framing and the form fields add a little to the file itself; allow for it.
+  return options_.max_upload_bytes + (std::int64_t{1} << 20);
+}
+
+std::string Handlers::TooLargeMessage() const {
+  return "File too large. The limit of this index is " + std::to_string(options_.max_upload_bytes) +
+         " bytes.";
 }
 
 Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
@@ -648,12 +725,8 @@ Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
       return start;
     }
   }
-  // Multipart framing adds a little to the file itself; allow for it.
-  if (length > options_.max_upload_bytes + (1 << 20)) {
-    start.reject = ErrorResponse(413,
-                                 "File too large. The limit of this index is " +
-                                     std::to_string(options_.max_upload_bytes) + " bytes.",
-                                 accept);
+  if (length > UploadBodyLimit()) {
+    start.reject = ErrorResponse(413, TooLargeMessage(), accept);
     return start;
   }
   auto boundary = MultipartBoundary(head.Header("Content-Type"));
@@ -666,13 +739,19 @@ Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
   }
   start.body = std::make_unique<UploadBody>(*std::move(boundary), options_.temp_dir,
                                             std::get<Principal>(who).user);
+  start.body->accept = std::string(accept);
+  start.body->max_bytes = UploadBodyLimit();
   return start;
 }
 
 std::optional<Response> Handlers::FeedUpload(UploadBody& body, std::string_view chunk) {
+  body.received += static_cast<std::int64_t>(chunk.size());
+  if (body.max_bytes >= 0 && body.received > body.max_bytes) {
+    return ErrorResponse(413, TooLargeMessage(), body.accept);
+  }
   Status status = body.parser.Feed(chunk);
   if (!status.ok()) {
-    return ErrorResponse(HttpStatusFor(status), status.message());
+    return UploadErrorResponse(status, body.accept);
   }
   return std::nullopt;
 }
@@ -680,7 +759,7 @@ std::optional<Response> Handlers::FeedUpload(UploadBody& body, std::string_view 
 Response Handlers::FinishUpload(UploadBody& body, const RequestHead& head) {
   std::string_view accept = head.Header("Accept");
   if (Status status = body.parser.Finish(); !status.ok()) {
-    return ErrorResponse(HttpStatusFor(status), status.message(), accept);
+    return UploadErrorResponse(status, accept);
   }
   const doc::UploadForm& form = body.collector.form();
   // :action may come in the body or, as PyPI also accepts, in the query string.
@@ -709,7 +788,7 @@ Response Handlers::FinishUpload(UploadBody& body, const RequestHead& head) {
   }
   auto outcome = index_.Upload(form, body.user);
   if (!outcome.has_value()) {
-    return ErrorResponse(HttpStatusFor(outcome.error()), outcome.error().message(), accept);
+    return UploadErrorResponse(outcome.error(), accept);
   }
   Response res;
   res.SetHeader("Content-Type", "text/plain; charset=utf-8");

@@ -71,6 +71,9 @@ class UploadBody {
   UploadFormCollector collector;
   MultipartParser parser;
   std::string user;
+  std::string accept;           // the request's Accept header, for the error format
+  std::int64_t max_bytes = -1;  // most body bytes FeedUpload takes (-1: no limit)
+  std::int64_t received = 0;    // body bytes fed so far
 };
 
 class Handlers {
@@ -80,6 +83,8 @@ class Handlers {
   ~Handlers();
   Handlers(const Handlers&) = delete;
   Handlers& operator=(const Handlers&) = delete;
+  Handlers(Handlers&&) = delete;
+  Handlers& operator=(Handlers&&) = delete;
 
   // True when the request is an upload (POST to /, /legacy/ or /legacy): its body goes through
   // BeginUpload / UploadBody::Feed / FinishUpload instead of Handle.
@@ -97,7 +102,9 @@ class Handlers {
   };
   UploadStart BeginUpload(const RequestHead& head);
 
-  // Feeds the next body chunk; a non-OK result is the response to send (then close).
+  // Feeds the next body chunk; a non-OK result is the response to send (then close). A body
+  // longer than the upload limit (a chunked one has no Content-Length to check up front) is
+  // answered 413.
   std::optional<Response> FeedUpload(UploadBody& body, std::string_view chunk);
 
   // The body ended: validates and stores the upload.
@@ -118,7 +125,14 @@ class Handlers {
   Response PypiJson(const RequestHead& head, std::string_view project,
                     std::optional<std::string_view> version, const Principal& who);
   Response HumanRoot(const RequestHead& head, const Principal& who);
-  Response HumanProject(const RequestHead& head, std::string_view name, const Principal& who);
+  // `version`: the page of one release (PyPI JSON's info.release_url); 404 when it has none.
+  Response HumanProject(const RequestHead& head, std::string_view name,
+                        std::optional<std::string_view> version, const Principal& who);
+
+  // Most body bytes an upload may send (the file limit plus room for the form), and the 413
+  // message that names the file limit.
+  std::int64_t UploadBodyLimit() const;
+  std::string TooLargeMessage() const;
 
   index::Index& index_;
   auth::Authenticator& authenticator_;

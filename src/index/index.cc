@@ -1,8 +1,11 @@
 #include "index/index.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "base/hash.h"
@@ -20,6 +23,11 @@ namespace {
 
 // Compare-and-swap retries before a contended document update gives up (each retry re-reads).
 constexpr int kMaxCasAttempts = 50;
+
+// Most "no such project" answers remembered at once. Each 404 probe of a new name adds one, so
+// without a bound random names would grow the cache forever; past the bound every remembered
+// negative is dropped (they are cheap to learn again: one HEAD each).
+constexpr std::size_t kMaxNegativeEntries = 4096;
 
 std::int64_t SystemNowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -61,9 +69,9 @@ struct CacheEntry {
   std::chrono::steady_clock::time_point checked;
 };
 
-// The sha256 of a stored object, streamed (used only when a create-only write finds the key
+// The digests of a stored object, streamed (used only when a create-only write finds the key
 // taken, to tell a retry of the same upload from a conflicting one).
-StatusOr<std::string> StoredSha256(storage::Storage& storage, std::string_view key) {
+StatusOr<Digests> StoredDigests(storage::Storage& storage, std::string_view key) {
   PYDEPOT_ASSIGN_OR_RETURN(auto stream, storage.Open(key));
   Hasher hasher;
   std::string buffer(1 << 16, '\0');
@@ -74,7 +82,7 @@ StatusOr<std::string> StoredSha256(storage::Storage& storage, std::string_view k
     }
     hasher.Update(std::string_view(buffer.data(), n));
   }
-  return hasher.Finish().sha256;
+  return hasher.Finish();
 }
 
 std::string AlreadyExistsMessage(const std::string& filename, const std::string& blake2) {
@@ -130,87 +138,12 @@ class IndexImpl final : public Index {
   }
 
   StatusOr<UploadOutcome> Upload(const doc::UploadForm& form, std::string_view user) override {
-    PYDEPOT_ASSIGN_OR_RETURN(ValidatedUpload upload,
-                             ValidateUploadForm(form, options_.allow_local_versions));
-    const doc::UploadedFile& content = *form.content;
-    UploadOutcome outcome{upload.project, content.filename, false};
-
-    // Duplicate and reuse checks come before the archive is opened (PyPI's order), so an
-    // identical re-upload always succeeds, even of a file the current rules would refuse.
-    PYDEPOT_ASSIGN_OR_RETURN(auto current, LoadProjectDoc(upload.project));
-    if (current.doc) {
-      if (const doc::FileEntry* existing = current.doc->FindFile(content.filename)) {
-        if (ConstantTimeEquals(existing->sha256, content.digests.sha256)) {
-          return outcome;
-        }
-        return AlreadyExistsError(AlreadyExistsMessage(existing->filename, existing->blake2b_256));
-      }
-      PYDEPOT_RETURN_IF_ERROR(CheckNotDeleted(*current.doc, content.filename));
-      PYDEPOT_RETURN_IF_ERROR(CheckOneSdistPerRelease(*current.doc, upload));
+    StatusOr<UploadOutcome> outcome = DoUpload(form, user);
+    // Only the duplicate-file refusal may read as "already exists" to a client (UP-14); the
+    // others may quote what the client or the archive said.
+    if (!outcome.has_value() && outcome.error().code() != StatusCode::kAlreadyExists) {
+      return Status(outcome.error().code(), WithoutReservedPhrases(outcome.error().message()));
     }
-
-    PYDEPOT_ASSIGN_OR_RETURN(ArchiveFacts facts, ReadArchive(upload, content));
-
-    // Store the file create-only. If the key is taken, a previous attempt of this same upload
-    // (or a racing identical one) stored it, or somebody stored other bytes: the hash decides.
-    PYDEPOT_ASSIGN_OR_RETURN(const std::string file_key,
-                             storage::FileKey(upload.project, content.filename));
-    PYDEPOT_ASSIGN_OR_RETURN(const std::string metadata_key,
-                             storage::MetadataKey(upload.project, content.filename));
-    auto put = storage_.PutFileIfAbsent(file_key, content.path);
-    if (!put.has_value()) {
-      if (put.error().code() != StatusCode::kAlreadyExists) {
-        return UnavailableError("storing " + content.filename + ": " + put.error().message());
-      }
-      PYDEPOT_ASSIGN_OR_RETURN(std::string stored_sha, StoredSha256(storage_, file_key));
-      if (stored_sha != content.digests.sha256) {
-        return AlreadyExistsError(AlreadyExistsMessage(content.filename, "(different)"));
-      }
-    }
-    if (!facts.metadata_sha256.empty()) {
-      auto meta = storage_.PutIfAbsent(metadata_key, facts.metadata_bytes);
-      if (!meta.has_value() && meta.error().code() != StatusCode::kAlreadyExists) {
-        return UnavailableError("storing metadata: " + meta.error().message());
-      }
-    }
-
-    doc::FileEntry entry = MakeFileEntry(upload, content, facts, user);
-    bool new_project = false;
-    bool created = false;
-    Status conflict;
-    PYDEPOT_RETURN_IF_ERROR(UpdateProjectDoc(
-        upload.project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
-          new_project = !doc.has_value();
-          if (!doc) {
-            doc.emplace();
-            doc->name = upload.project;
-          }
-          if (const doc::FileEntry* existing = doc->FindFile(entry.filename)) {
-            // Another instance listed this filename between our checks and now.
-            if (existing->sha256 != entry.sha256) {
-              conflict = AlreadyExistsError(
-                  AlreadyExistsMessage(existing->filename, existing->blake2b_256));
-            }
-            return false;
-          }
-          doc->display_name = facts.display_name;
-          doc->files.push_back(entry);
-          if (!doc->releases.contains(entry.release_key)) {
-            facts.release.created_micros = entry.upload_time_micros;
-            doc->releases.emplace(entry.release_key, facts.release);
-          }
-          doc->SortFiles();
-          doc->serial++;
-          created = true;
-          return true;
-        }));
-    PYDEPOT_RETURN_IF_ERROR(conflict);
-    if (created) {
-      PYDEPOT_RETURN_IF_ERROR(
-          TouchProjectList(upload.project, facts.display_name, entry.upload_time_micros));
-    }
-    (void)new_project;
-    outcome.created = created;
     return outcome;
   }
 
@@ -239,53 +172,168 @@ class IndexImpl final : public Index {
     doc::ReleaseInfo release;
   };
 
+  StatusOr<UploadOutcome> DoUpload(const doc::UploadForm& form, std::string_view user) {
+    PYDEPOT_ASSIGN_OR_RETURN(ValidatedUpload upload,
+                             ValidateUploadForm(form, options_.allow_local_versions));
+    const doc::UploadedFile& content = *form.content;
+    UploadOutcome outcome{upload.project, content.filename, false};
+
+    // Duplicate and reuse checks come before the archive is opened (PyPI's order), so an
+    // identical re-upload always succeeds, even of a file the current rules would refuse.
+    PYDEPOT_ASSIGN_OR_RETURN(auto current, LoadProjectDoc(upload.project));
+    if (current.doc) {
+      if (const doc::FileEntry* existing = current.doc->FindFile(content.filename)) {
+        if (!ConstantTimeEquals(existing->sha256, content.digests.sha256)) {
+          return AlreadyExistsError(
+              AlreadyExistsMessage(existing->filename, existing->blake2b_256));
+        }
+        // A retry after a failure between the document update and the project list update
+        // must still get the project listed.
+        PYDEPOT_RETURN_IF_ERROR(EnsureListed(*current.doc, *existing));
+        return outcome;
+      }
+      PYDEPOT_RETURN_IF_ERROR(CheckNotDeleted(*current.doc, content.filename));
+      PYDEPOT_RETURN_IF_ERROR(CheckOneSdistPerRelease(*current.doc, upload));
+    }
+
+    PYDEPOT_ASSIGN_OR_RETURN(ArchiveFacts facts, ReadArchive(upload, content));
+
+    // Store the file create-only. If the key is taken, a previous attempt of this same upload
+    // (or a racing identical one) stored it, or somebody stored other bytes: the hash decides.
+    PYDEPOT_ASSIGN_OR_RETURN(const std::string file_key,
+                             storage::FileKey(upload.project, content.filename));
+    PYDEPOT_ASSIGN_OR_RETURN(const std::string metadata_key,
+                             storage::MetadataKey(upload.project, content.filename));
+    auto put = storage_.PutFileIfAbsent(file_key, content.path);
+    if (!put.has_value()) {
+      if (put.error().code() != StatusCode::kAlreadyExists) {
+        return UnavailableError("storing " + content.filename + ": " + put.error().message());
+      }
+      auto stored = StoredDigests(storage_, file_key);
+      if (!stored.has_value()) {
+        return UnavailableError("reading " + content.filename + ": " + stored.error().message());
+      }
+      if (stored->sha256 != content.digests.sha256) {
+        return AlreadyExistsError(AlreadyExistsMessage(content.filename, stored->blake2b_256));
+      }
+    }
+    if (!facts.metadata_sha256.empty()) {
+      auto meta = storage_.PutIfAbsent(metadata_key, facts.metadata_bytes);
+      if (!meta.has_value() && meta.error().code() != StatusCode::kAlreadyExists) {
+        return UnavailableError("storing metadata: " + meta.error().message());
+      }
+    }
+
+    doc::FileEntry entry = MakeFileEntry(upload, content, facts, user);
+    bool created = false;
+    std::optional<doc::FileEntry> listed;  // an identical file listed meanwhile
+    Status refused;
+    PYDEPOT_RETURN_IF_ERROR(UpdateProjectDoc(
+        upload.project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+          if (!doc) {
+            doc.emplace();
+            doc->name = upload.project;
+          }
+          // The checks made before the file was stored, again against the latest document:
+          // another instance may have changed it since.
+          if (const doc::FileEntry* existing = doc->FindFile(entry.filename)) {
+            if (existing->sha256 != entry.sha256) {
+              refused = AlreadyExistsError(
+                  AlreadyExistsMessage(existing->filename, existing->blake2b_256));
+            } else {
+              listed = *existing;
+            }
+            return false;
+          }
+          refused = CheckNotDeleted(*doc, entry.filename);
+          if (refused.ok()) {
+            refused = CheckOneSdistPerRelease(*doc, upload);
+          }
+          if (!refused.ok()) {
+            return false;
+          }
+          doc->display_name = facts.display_name;
+          doc->files.push_back(entry);
+          if (!doc->releases.contains(entry.release_key)) {
+            facts.release.created_micros = entry.upload_time_micros;
+            doc->releases.emplace(entry.release_key, facts.release);
+          }
+          doc->SortFiles();
+          doc->serial++;
+          created = true;
+          return true;
+        }));
+    PYDEPOT_RETURN_IF_ERROR(refused);
+    if (created) {
+      PYDEPOT_RETURN_IF_ERROR(
+          TouchProjectList(upload.project, facts.display_name, entry.upload_time_micros));
+    } else if (listed) {
+      PYDEPOT_RETURN_IF_ERROR(
+          TouchProjectList(upload.project, facts.display_name, listed->upload_time_micros, true));
+    }
+    outcome.created = created;
+    return outcome;
+  }
+
+  // Makes sure the project list names `doc`'s project (see TouchProjectList's only_if_missing).
+  Status EnsureListed(const doc::ProjectDoc& doc, const doc::FileEntry& file) {
+    {
+      std::lock_guard lock(mu_);
+      if (root_.view) {
+        const auto& projects = root_.view->list.projects;
+        auto it = std::lower_bound(
+            projects.begin(), projects.end(), doc.name,
+            [](const doc::ProjectListEntry& e, const std::string& n) { return e.name < n; });
+        if (it != projects.end() && it->name == doc.name) {
+          return OkStatus();  // the list never drops a project that still has a document
+        }
+      }
+    }
+    return TouchProjectList(doc.name, doc.display_name, file.upload_time_micros, true);
+  }
+
   bool Fresh(std::chrono::steady_clock::time_point checked) const {
     return std::chrono::steady_clock::now() - checked < options_.cache_ttl;
   }
 
+  static std::int64_t SerialOf(const ProjectView& view) { return view.doc.serial; }
+  static std::int64_t SerialOf(const RootView& view) { return view.list.serial; }
+
   // Re-reads the document at `key` if its etag changed since it was cached, and caches the
-  // result. `name` is the project ("" for the project list).
+  // result. `name` is the project ("" for the project list). The store is read and the pages
+  // are rendered outside the lock, so one slow read does not hold up every other request.
   template <typename View>
   StatusOr<std::shared_ptr<const View>> Revalidate(const std::string& key,
                                                    const std::string& name) {
+    const auto started = std::chrono::steady_clock::now();
     std::string cached_etag;
     {
       std::lock_guard lock(mu_);
-      if constexpr (std::is_same_v<View, ProjectView>) {
-        auto it = projects_.find(name);
-        if (it != projects_.end()) {
-          cached_etag = it->second.etag;
-        }
-      } else {
-        cached_etag = root_.view ? root_.etag : std::string("-");
+      if (const CacheEntry<View>* entry = FindEntry<View>(name); entry && entry->view) {
+        cached_etag = entry->etag;
       }
     }
     auto head = storage_.Head(key);
-    std::string etag;
-    if (head.has_value()) {
-      etag = head->etag;
-    } else if (head.error().code() != StatusCode::kNotFound) {
-      return head.error();
+    if (!head.has_value()) {
+      if (head.error().code() != StatusCode::kNotFound) {
+        return head.error();
+      }
+      return Install<View>(name, nullptr, "", started);
     }
-    std::lock_guard lock(mu_);
-    CacheEntry<View>* entry = CacheSlot<View>(name);
-    if (!etag.empty() && etag == cached_etag && entry->view) {
-      entry->checked = std::chrono::steady_clock::now();
-      return entry->view;
+    if (!cached_etag.empty() && head->etag == cached_etag) {
+      std::lock_guard lock(mu_);
+      CacheEntry<View>* entry = FindEntry<View>(name);
+      if (entry && entry->view && entry->etag == cached_etag) {
+        entry->checked = std::max(entry->checked, started);
+        return entry->view;
+      }
     }
-    if (etag.empty()) {
-      *entry = CacheEntry<View>{nullptr, "", std::chrono::steady_clock::now()};
-      return std::shared_ptr<const View>();
-    }
-    // Read outside the lock would be nicer for concurrency; documents are small and reads are
-    // rare (only after a change), so simplicity wins here.
     auto object = storage_.Get(key);
     if (!object.has_value()) {
-      if (object.error().code() == StatusCode::kNotFound) {
-        *entry = CacheEntry<View>{nullptr, "", std::chrono::steady_clock::now()};
-        return std::shared_ptr<const View>();
+      if (object.error().code() != StatusCode::kNotFound) {
+        return object.error();
       }
-      return object.error();
+      return Install<View>(name, nullptr, "", started);
     }
     std::shared_ptr<const View> view;
     if constexpr (std::is_same_v<View, ProjectView>) {
@@ -295,30 +343,82 @@ class IndexImpl final : public Index {
       PYDEPOT_ASSIGN_OR_RETURN(doc::ProjectList list, doc::DecodeProjectList(object->data));
       view = BuildRootView(std::move(list));
     }
-    *entry = CacheEntry<View>{view, object->info.etag, std::chrono::steady_clock::now()};
-    return view;
+    return Install<View>(name, std::move(view), object->info.etag, started);
   }
 
+  // The cache entry of `name` ("" for the project list), or nullptr. REQUIRES: mu_ held.
   template <typename View>
-  CacheEntry<View>* CacheSlot(const std::string& name) {
+  CacheEntry<View>* FindEntry(const std::string& name) {
     if constexpr (std::is_same_v<View, ProjectView>) {
-      return &projects_[name];
+      auto it = projects_.find(name);
+      return it == projects_.end() ? nullptr : &it->second;
     } else {
       return &root_;
     }
   }
 
-  // Installs a document this instance just wrote, so it is served at once.
-  void CacheProject(const doc::ProjectDoc& doc, const std::string& etag) {
-    auto view = BuildProjectView(doc);
+  // Caches what the store held at `etag` as of `as_of` (`view` nullptr: no such document) and
+  // returns what the cache then holds. Reads and writes race: an answer never replaces a newer
+  // one (a higher serial), and "absent" never replaces a document cached after `as_of`.
+  template <typename View>
+  std::shared_ptr<const View> Install(const std::string& name, std::shared_ptr<const View> view,
+                                      std::string etag,
+                                      std::chrono::steady_clock::time_point as_of) {
     std::lock_guard lock(mu_);
-    projects_[doc.name] = CacheEntry<ProjectView>{view, etag, std::chrono::steady_clock::now()};
+    if (const CacheEntry<View>* entry = FindEntry<View>(name); entry && entry->view) {
+      const bool newer = view ? SerialOf(*entry->view) > SerialOf(*view) : entry->checked >= as_of;
+      if (newer) {
+        return entry->view;
+      }
+    }
+    if constexpr (std::is_same_v<View, ProjectView>) {
+      SetProjectEntry(name, CacheEntry<View>{view, std::move(etag), as_of});
+    } else {
+      root_ = CacheEntry<View>{view, std::move(etag), as_of};
+    }
+    return view;
+  }
+
+  // Replaces the cache entry of project `name`, keeping the number of negative entries bounded.
+  // REQUIRES: mu_ held.
+  void SetProjectEntry(const std::string& name, CacheEntry<ProjectView> entry) {
+    auto [it, inserted] = projects_.try_emplace(name);
+    if (!inserted && !it->second.view) {
+      --negative_entries_;
+    }
+    if (!entry.view) {
+      if (negative_entries_ >= kMaxNegativeEntries) {
+        std::erase_if(projects_,
+                      [&](const auto& item) { return !item.second.view && item.first != name; });
+        negative_entries_ = 0;
+      }
+      ++negative_entries_;
+    }
+    it->second = std::move(entry);
+  }
+
+  // Installs a document this instance just wrote or read, so it is served at once.
+  void CacheProject(const doc::ProjectDoc& doc, const std::string& etag) {
+    {
+      std::lock_guard lock(mu_);
+      if (CacheEntry<ProjectView>* entry = FindEntry<ProjectView>(doc.name);
+          entry && entry->view && entry->etag == etag) {
+        entry->checked = std::chrono::steady_clock::now();
+        return;  // already rendered
+      }
+    }
+    Install<ProjectView>(doc.name, BuildProjectView(doc), etag, std::chrono::steady_clock::now());
   }
 
   void CacheRoot(const doc::ProjectList& list, const std::string& etag) {
-    auto view = BuildRootView(list);
-    std::lock_guard lock(mu_);
-    root_ = CacheEntry<RootView>{view, etag, std::chrono::steady_clock::now()};
+    {
+      std::lock_guard lock(mu_);
+      if (root_.view && root_.etag == etag) {
+        root_.checked = std::chrono::steady_clock::now();
+        return;
+      }
+    }
+    Install<RootView>("", BuildRootView(list), etag, std::chrono::steady_clock::now());
   }
 
   StatusOr<LoadedDoc> LoadProjectDoc(const std::string& project) {
@@ -364,8 +464,10 @@ class IndexImpl final : public Index {
     return UnavailableError("updating index of " + project + ": too much contention, retry");
   }
 
+  // Records an upload to `project` in the project list: adds the project, or updates its
+  // display name and time. With `only_if_missing`, a project already listed is left alone.
   Status TouchProjectList(const std::string& project, const std::string& display_name,
-                          std::int64_t when) {
+                          std::int64_t when, bool only_if_missing = false) {
     const std::string key = storage::ProjectListKey();
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
       doc::ProjectList list;
@@ -381,7 +483,7 @@ class IndexImpl final : public Index {
           list.projects.begin(), list.projects.end(), project,
           [](const doc::ProjectListEntry& e, const std::string& n) { return e.name < n; });
       if (it != list.projects.end() && it->name == project) {
-        if (it->display_name == display_name && it->updated_micros >= when) {
+        if (only_if_missing || (it->display_name == display_name && it->updated_micros >= when)) {
           CacheRoot(list, etag);
           return OkStatus();
         }
@@ -428,7 +530,7 @@ class IndexImpl final : public Index {
   }
 
   StatusOr<ArchiveFacts> ReadArchive(const ValidatedUpload& upload,
-                                     const doc::UploadedFile& content) {
+                                     const doc::UploadedFile& content) const {
     auto member = archive::ReadDistMetadata(content.path, upload.filename, options_.archive_limits);
     if (!member.has_value()) {
       return InvalidArgumentError("Invalid distribution file. " + member.error().message());
@@ -469,9 +571,12 @@ class IndexImpl final : public Index {
     return entry;
   }
 
-  Status SetYank(std::string_view project_name, std::string_view version, std::string reason,
+  Status SetYank(std::string_view project_name, std::string_view version, const std::string& reason,
                  bool yank) {
     const std::string project = model::NormalizeProjectName(project_name);
+    if (!storage::ProjectDocKey(project).has_value()) {
+      return NotFoundError("no project '" + project.substr(0, 100) + "'");
+    }
     const std::string key = model::Version::ParseLenient(version).ReleaseKey();
     bool found = false;
     PYDEPOT_RETURN_IF_ERROR(
@@ -512,7 +617,8 @@ class IndexImpl final : public Index {
   IndexOptions options_;
   std::mutex mu_;
   std::map<std::string, CacheEntry<ProjectView>, std::less<>> projects_;  // guarded by mu_
-  CacheEntry<RootView> root_;                                             // guarded by mu_
+  std::size_t negative_entries_ = 0;  // entries of projects_ without a view; guarded by mu_
+  CacheEntry<RootView> root_;         // guarded by mu_
 };
 
 }  // namespace

@@ -68,6 +68,11 @@ class Index {
  public:
   // `storage` must outlive the Index.
   static std::unique_ptr<Index> Create(storage::Storage& storage, IndexOptions options = {});
+  Index() = default;
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+  Index(Index&&) = delete;
+  Index& operator=(Index&&) = delete;
   virtual ~Index() = default;
 
   // The project `normalized_name`. kNotFound when there is no such project; kUnavailable /
@@ -83,10 +88,12 @@ class Index {
   // HTTP reason phrase:
   //   kInvalidArgument     bad form, filename, digest, archive or metadata (HTTP 400);
   //   kAlreadyExists       other bytes under an existing filename: the message starts with
-  //                        "File already exists" (HTTP 400); no other error uses that phrase;
+  //                        "File already exists" (HTTP 400); no other error contains that
+  //                        phrase or any other of STANDARDS UP-14, even when it quotes input;
   //   kFailedPrecondition  the filename belonged to a deleted file (HTTP 400);
   //   kUnavailable         the store failed or stayed contended (HTTP 503).
-  // An upload of bytes identical to a stored file succeeds with created == false.
+  // An upload of bytes identical to a stored file succeeds with created == false (and makes sure
+  // the project is in the project list, so a retry after a partial failure converges).
   virtual StatusOr<UploadOutcome> Upload(const doc::UploadForm& form, std::string_view user) = 0;
 
   // Marks every file of the release `version` (matched by release key) yanked with `reason`,

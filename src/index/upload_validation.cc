@@ -6,11 +6,17 @@
 #include "base/hash.h"
 #include "model/project_name.h"
 #include "model/version.h"
+#include "storage/keys.h"
 
 namespace pydepot::index {
 namespace {
 
-constexpr std::size_t kMaxFilenameLength = 255;
+// The longest filename the store can hold (its ".metadata" key must fit too), so that a long
+// name is refused here with PyPI's message rather than later by the store.
+constexpr std::size_t kMaxFilenameLength = storage::kMaxFilenameLength;
+
+// Values quoted back in messages are cut to this many bytes.
+constexpr std::size_t kMaxQuotedBytes = 100;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -89,16 +95,13 @@ Status CheckDigests(const doc::UploadForm& form, const Digests& actual) {
   if (md5.empty() && sha256.empty() && blake2.empty()) {
     return InvalidArgumentError("Include at least one message digest.");
   }
-  const Status mismatch = InvalidArgumentError(
-      "The digest supplied does not match a digest calculated from the uploaded file.");
-  if (!md5.empty() && (!IsHex(md5) || md5 != actual.md5)) {
-    return mismatch;
-  }
-  if (!sha256.empty() && (!IsHex(sha256) || sha256 != actual.sha256)) {
-    return mismatch;
-  }
-  if (!blake2.empty() && (!IsHex(blake2) || blake2 != actual.blake2b_256)) {
-    return mismatch;
+  const auto differs = [](const std::string& sent, const std::string& computed) {
+    return !sent.empty() && (!IsHex(sent) || sent != computed);
+  };
+  if (differs(md5, actual.md5) || differs(sha256, actual.sha256) ||
+      differs(blake2, actual.blake2b_256)) {
+    return InvalidArgumentError(
+        "The digest supplied does not match a digest calculated from the uploaded file.");
   }
   return OkStatus();
 }
@@ -114,28 +117,41 @@ std::string JoinTags(const std::vector<std::string>& tags) {
   return out;
 }
 
+// A value the client sent, quoted for a message and cut short (never inside a UTF-8 sequence:
+// messages also go into JSON bodies).
+std::string Quoted(std::string_view value) {
+  if (value.size() > kMaxQuotedBytes) {
+    std::size_t end = kMaxQuotedBytes;
+    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
+      --end;
+    }
+    return "'" + std::string(value.substr(0, end)) + "...'";
+  }
+  return "'" + std::string(value) + "'";
+}
+
 // Metadata-Version must be 1.x or 2.x (STANDARDS MD-02).
 Status CheckMetadataVersion(std::string_view value) {
   if (value.empty()) {
     return OkStatus();
   }
-  if ((value.starts_with("1.") || value.starts_with("2.")) && value.size() > 2) {
+  if ((value.starts_with("1.") || value.starts_with("2.")) && value.size() > 2 &&
+      std::all_of(value.begin() + 2, value.end(),
+                  [](unsigned char c) { return std::isdigit(c) != 0; })) {
     return OkStatus();
   }
-  return InvalidArgumentError("'" + std::string(value) +
-                              "' is an invalid value for Metadata-Version. Use 1.x or 2.x.");
+  return InvalidArgumentError(Quoted(value) +
+                              " is an invalid value for Metadata-Version. Use 1.x or 2.x.");
 }
 
-}  // namespace
-
-StatusOr<ValidatedUpload> ValidateUploadForm(const doc::UploadForm& form,
-                                             bool allow_local_versions) {
+StatusOr<ValidatedUpload> ValidateForm(const doc::UploadForm& form, bool allow_local_versions) {
   const std::string protocol = form.Get("protocol_version");
   if (!protocol.empty() && protocol != "1") {
     return InvalidArgumentError("Unknown protocol version.");
   }
   if (!form.file_fields.empty()) {
-    return InvalidArgumentError(form.file_fields.front() + ": Should not be a tuple.");
+    return InvalidArgumentError(form.file_fields.front().substr(0, kMaxQuotedBytes) +
+                                ": Should not be a tuple.");
   }
   if (Status s = CheckMetadataVersion(form.Get("metadata_version")); !s.ok()) {
     return s;
@@ -146,8 +162,8 @@ StatusOr<ValidatedUpload> ValidateUploadForm(const doc::UploadForm& form,
   }
   if (!model::IsValidProjectName(name)) {
     return InvalidArgumentError(
-        "'" + name.substr(0, 100) +
-        "' is an invalid value for Name. Error: Start and end with a letter or numeral "
+        Quoted(name) +
+        " is an invalid value for Name. Error: Start and end with a letter or numeral "
         "containing only ASCII numeric and '.', '_' and '-'.");
   }
   const std::string version_text = form.Get("version");
@@ -157,13 +173,13 @@ StatusOr<ValidatedUpload> ValidateUploadForm(const doc::UploadForm& form,
   }
   auto version = model::Version::Parse(version_text);
   if (!version.has_value()) {
-    return InvalidArgumentError("'" + version_text.substr(0, 100) +
-                                "' is an invalid value for Version. Error: Must be a valid "
+    return InvalidArgumentError(Quoted(version_text) +
+                                " is an invalid value for Version. Error: Must be a valid "
                                 "PEP 440 version.");
   }
   if (version->HasLocal() && !allow_local_versions) {
-    return InvalidArgumentError("The use of local versions in '" + version_text +
-                                "' is not allowed.");
+    return InvalidArgumentError("The use of local versions in " + Quoted(version_text) +
+                                " is not allowed.");
   }
   const std::string filetype = form.Get("filetype");
   if (filetype != "sdist" && filetype != "bdist_wheel") {
@@ -199,8 +215,8 @@ StatusOr<ValidatedUpload> ValidateUploadForm(const doc::UploadForm& form,
     return InvalidArgumentError("Invalid distribution filename: " + parsed.error().message());
   }
   if (parsed->project != project) {
-    return InvalidArgumentError("Start filename for '" + name + "' with '" +
-                                model::NormalizeProjectName(name) + "'.");
+    return InvalidArgumentError("Start filename for " + Quoted(name) + " with " + Quoted(project) +
+                                ".");
   }
   if (!parsed->version.is_valid() || parsed->version != *version) {
     return InvalidArgumentError("Version in filename should be '" + version->Canonical() +
@@ -218,22 +234,61 @@ StatusOr<ValidatedUpload> ValidateUploadForm(const doc::UploadForm& form,
   return upload;
 }
 
-Status CheckMetadataAgainstUpload(const model::CoreMetadata& metadata,
-                                  const ValidatedUpload& upload) {
+Status CheckMetadata(const model::CoreMetadata& metadata, const ValidatedUpload& upload) {
   if (Status s = CheckMetadataVersion(metadata.metadata_version()); !s.ok()) {
     return s;
   }
   if (model::NormalizeProjectName(metadata.name()) != upload.project) {
-    return InvalidArgumentError("The name in the file's metadata ('" + metadata.name() +
-                                "') does not match the project '" + upload.project + "'.");
+    return InvalidArgumentError("The name in the file's metadata (" + Quoted(metadata.name()) +
+                                ") does not match the project '" + upload.project + "'.");
   }
   auto version = model::Version::Parse(metadata.version());
   if (!version.has_value() || *version != upload.filename.version) {
-    return InvalidArgumentError("The version in the file's metadata ('" + metadata.version() +
-                                "') does not match the filename's version '" +
-                                upload.filename.version_part + "'.");
+    return InvalidArgumentError(
+        "The version in the file's metadata (" + Quoted(metadata.version()) +
+        ") does not match the filename's version '" + upload.filename.version_part + "'.");
   }
   return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<ValidatedUpload> ValidateUploadForm(const doc::UploadForm& form,
+                                             bool allow_local_versions) {
+  StatusOr<ValidatedUpload> result = ValidateForm(form, allow_local_versions);
+  if (!result.has_value()) {
+    return Status(result.error().code(), WithoutReservedPhrases(result.error().message()));
+  }
+  return result;
+}
+
+Status CheckMetadataAgainstUpload(const model::CoreMetadata& metadata,
+                                  const ValidatedUpload& upload) {
+  Status status = CheckMetadata(metadata, upload);
+  if (status.ok()) {
+    return status;
+  }
+  return Status(status.code(), WithoutReservedPhrases(status.message()));
+}
+
+std::string WithoutReservedPhrases(std::string_view message) {
+  static constexpr std::string_view kPhrases[] = {"already exist", "updating asset",
+                                                  "already been taken", "overwrite artifact",
+                                                  "was ever registered"};
+  std::string out(message);
+  const std::string lower = Lower(message);
+  for (std::string_view phrase : kPhrases) {
+    for (std::size_t pos = lower.find(phrase); pos != std::string::npos;
+         pos = lower.find(phrase, pos + 1)) {
+      // Every phrase has a space; a '_' in its place leaves the text readable.
+      for (std::size_t i = pos; i < pos + phrase.size(); ++i) {
+        if (out[i] == ' ') {
+          out[i] = '_';
+        }
+      }
+    }
+  }
+  return out;
 }
 
 doc::ReleaseInfo ReleaseInfoFromMetadata(const model::CoreMetadata& metadata,

@@ -37,4 +37,11 @@ Status CheckMetadataAgainstUpload(const model::CoreMetadata& metadata,
 doc::ReleaseInfo ReleaseInfoFromMetadata(const model::CoreMetadata& metadata,
                                          std::string canonical_version);
 
+// `message` with every phrase that clients read as "the file already exists" ("already exist",
+// "updating asset", "already been taken", "overwrite artifact") or as "register first" ("was
+// ever registered") broken up, matched case-insensitively (STANDARDS UP-14, UP-02). Messages
+// quote values the client sent (a version, a name from the archive), so every refusal other
+// than the duplicate-file one goes through this before it is sent.
+std::string WithoutReservedPhrases(std::string_view message);
+
 }  // namespace pydepot::index

@@ -1,0 +1,1003 @@
+#include "http/handlers.h"
+
+#include <sodium.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "auth/auth.h"
+#include "base/hash.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "index/index.h"
+#include "index/index_test_util.h"
+#include "storage/keys.h"
+#include "storage/storage.h"
+
+namespace pydepot::http {
+namespace {
+
+namespace json = boost::json;
+using index::testing::MakeForm;
+using index::testing::Metadata;
+using index::testing::ReservedPhraseIn;
+using index::testing::Sdist;
+using index::testing::TempDir;
+using index::testing::Wheel;
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr char kWheelName[] = "foo-1.0-py3-none-any.whl";
+constexpr char kSdistName[] = "foo-1.0.tar.gz";
+constexpr char kJsonType[] = "application/vnd.pypi.simple.v1+json";
+constexpr char kHtmlV1Type[] = "application/vnd.pypi.simple.v1+html";
+constexpr char kHtmlType[] = "text/html; charset=utf-8";
+constexpr char kPipAccept[] =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01";
+
+std::string Base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned n = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i + 1 == in.size()) {
+    const unsigned n = static_cast<unsigned char>(in[i]) << 16;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const unsigned n =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string BasicAuth(std::string_view user, std::string_view password) {
+  return "Basic " + Base64(std::string(user) + ":" + std::string(password));
+}
+
+// A response header's value, or nullopt.
+std::optional<std::string> HeaderOf(const Response& res, std::string_view name) {
+  for (const auto& [key, value] : res.headers) {
+    if (key.size() == name.size() &&
+        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Header(const Response& res, std::string_view name) {
+  return HeaderOf(res, name).value_or("");
+}
+
+// The bytes the server would send as the body (a stream is read to its end).
+std::string BodyOf(Response& res) {
+  if (res.stream) {
+    std::string out;
+    std::string buffer(4096, '\0');
+    while (true) {
+      auto n = res.stream->Read(buffer.data(), buffer.size());
+      EXPECT_TRUE(n.has_value());
+      if (!n.has_value() || *n == 0) {
+        break;
+      }
+      out.append(buffer.data(), *n);
+    }
+    EXPECT_EQ(static_cast<std::int64_t>(out.size()), res.stream_length);
+    return out;
+  }
+  if (res.page_owner) {
+    return std::string(res.page);
+  }
+  return res.body;
+}
+
+auth::AuthenticatorOptions FastAuthOptions() {
+  auth::AuthenticatorOptions options;
+  options.argon2_ops_limit = crypto_pwhash_OPSLIMIT_MIN;
+  options.argon2_mem_limit = crypto_pwhash_MEMLIMIT_MIN;
+  return options;
+}
+
+// One multipart/form-data body: text fields, then the content part (when `filename` is set).
+struct MultipartForm {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::optional<std::string> filename;
+  std::string content;
+
+  std::string Body(std::string_view boundary) const {
+    std::string out;
+    for (const auto& [name, value] : fields) {
+      out.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"");
+      out.append(name).append("\"\r\n\r\n").append(value).append("\r\n");
+    }
+    if (filename) {
+      out += "--" + std::string(boundary) +
+             "\r\nContent-Disposition: form-data; name=\"content\"; filename=\"" + *filename +
+             "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + content + "\r\n";
+    }
+    out += "--" + std::string(boundary) + "--\r\n";
+    return out;
+  }
+};
+
+// What twine sends for `filename` holding `bytes`.
+MultipartForm TwineForm(const std::string& filename, const std::string& bytes,
+                        std::string_view name = "foo", std::string_view version = "1.0") {
+  const Digests digests = ComputeDigests(bytes);
+  const bool wheel = filename.ends_with(".whl");
+  MultipartForm form;
+  form.fields = {
+      {":action", "file_upload"},
+      {"protocol_version", "1"},
+      {"metadata_version", "2.1"},
+      {"name", std::string(name)},
+      {"version", std::string(version)},
+      {"filetype", wheel ? "bdist_wheel" : "sdist"},
+      {"pyversion", wheel ? "py3" : "source"},
+      {"sha256_digest", digests.sha256},
+      {"blake2_256_digest", digests.blake2b_256},
+      {"requires_python", ""},
+  };
+  form.filename = filename;
+  form.content = bytes;
+  return form;
+}
+
+class HandlersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto authenticator = auth::Authenticator::Create(*storage_, FastAuthOptions());
+    ASSERT_TRUE(authenticator.has_value()) << authenticator.error();
+    auth_ = *std::move(authenticator);
+    ASSERT_TRUE(auth_->AddUser("reader", "reader-password", auth::Role::kRead).ok());
+    ASSERT_TRUE(auth_->AddUser("uploader", "uploader-password", auth::Role::kUpload).ok());
+    ASSERT_TRUE(auth_->AddUser("admin", "admin-password", auth::Role::kAdmin).ok());
+    MakeHandlers(HandlerOptions{});
+  }
+
+  void MakeHandlers(HandlerOptions options) {
+    if (options.temp_dir.empty()) {
+      options.temp_dir = spool_.path();
+    }
+    handlers_ = std::make_unique<Handlers>(*index_, *auth_, std::move(options));
+  }
+
+  // Stores foo 1.0 (a wheel and an sdist) through the index.
+  void UploadFoo() {
+    wheel_ = Wheel("foo", "1.0", Metadata("Foo", "1.0", "Requires-Python: >=3.8\n"));
+    sdist_ = Sdist("foo-1.0", Metadata("Foo", "1.0"));
+    for (const auto& [filename, bytes] : {std::pair{kWheelName, wheel_}, {kSdistName, sdist_}}) {
+      auto outcome = index_->Upload(MakeForm(dir_, filename, bytes, "foo", "1.0"), "uploader");
+      ASSERT_TRUE(outcome.has_value()) << outcome.error();
+    }
+  }
+
+  static RequestHead Head(std::string method, std::string target,
+                          std::vector<std::pair<std::string, std::string>> headers = {}) {
+    RequestHead head;
+    head.method = std::move(method);
+    head.target = std::move(target);
+    head.headers = std::move(headers);
+    head.remote_address = "127.0.0.1";
+    return head;
+  }
+
+  // A request as `reader`, with extra headers.
+  static RequestHead ReaderGet(std::string target,
+                               std::vector<std::pair<std::string, std::string>> headers = {},
+                               std::string method = "GET") {
+    headers.emplace_back("Authorization", BasicAuth("reader", "reader-password"));
+    return Head(std::move(method), std::move(target), std::move(headers));
+  }
+
+  Response Get(std::string target, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return handlers_->Handle(ReaderGet(std::move(target), std::move(headers)));
+  }
+
+  // Sends `form` as an upload by `user` through BeginUpload / FeedUpload (in small chunks) /
+  // FinishUpload, as the server does.
+  Response PostUpload(const MultipartForm& form, const std::string& user = "uploader",
+                      const std::string& password = "", std::string target = "/legacy/",
+                      std::vector<std::pair<std::string, std::string>> extra = {}) {
+    const std::string boundary = "----pydepot-test-boundary";
+    const std::string body = form.Body(boundary);
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Content-Type", "multipart/form-data; boundary=" + boundary},
+        {"Content-Length", std::to_string(body.size())},
+    };
+    if (!user.empty()) {
+      headers.emplace_back("Authorization",
+                           BasicAuth(user, password.empty() ? user + "-password" : password));
+    }
+    for (auto& header : extra) {
+      headers.push_back(std::move(header));
+    }
+    RequestHead head = Head("POST", std::move(target), std::move(headers));
+    EXPECT_TRUE(Handlers::IsUpload(head));
+    auto start = handlers_->BeginUpload(head);
+    if (start.reject) {
+      return std::move(*start.reject);
+    }
+    EXPECT_NE(start.body, nullptr);
+    const std::size_t chunk = body.size() > 100000 ? 65536 : 7;  // odd splits, but not slow
+    const std::string_view rest = body;
+    for (std::size_t i = 0; i < body.size(); i += chunk) {
+      if (auto refused = handlers_->FeedUpload(*start.body, rest.substr(i, chunk))) {
+        return std::move(*refused);
+      }
+    }
+    return handlers_->FinishUpload(*start.body, head);
+  }
+
+  TempDir dir_;
+  TempDir spool_;
+  std::unique_ptr<storage::Storage> storage_ = storage::NewMemStorage();
+  std::unique_ptr<index::Index> index_ = index::Index::Create(*storage_);
+  std::unique_ptr<auth::Authenticator> auth_;
+  std::unique_ptr<Handlers> handlers_;
+  std::string wheel_;
+  std::string sdist_;
+};
+
+// Reason phrases go into the status line: printable ASCII only (no CR, LF or UTF-8).
+void ExpectSafeReason(const Response& res) {
+  for (unsigned char c : res.reason) {
+    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in " << res.reason;
+  }
+}
+
+// --- Authentication ---------------------------------------------------------------------------
+
+TEST_F(HandlersTest, NoCredentialsIs401WithChallenge) {
+  UploadFoo();
+  for (const char* target :
+       {"/simple/", "/simple/foo/", "/files/foo/foo-1.0.tar.gz",
+        "/files/foo/foo-1.0-py3-none-any.whl.metadata", "/pypi/foo/json", "/", "/project/foo/"}) {
+    SCOPED_TRACE(target);
+    Response res = handlers_->Handle(Head("GET", target));
+    EXPECT_EQ(res.status, 401U);
+    EXPECT_THAT(Header(res, "WWW-Authenticate"), StartsWith("Basic realm=\""));
+    EXPECT_EQ(res.stream, nullptr);
+  }
+}
+
+TEST_F(HandlersTest, BadCredentialsAre401) {
+  for (const std::string& authorization :
+       {BasicAuth("reader", "wrong-password"), BasicAuth("nobody", "reader-password"),
+        std::string("Basic !!!"), std::string("Bearer abc"), BasicAuth("reader", "")}) {
+    SCOPED_TRACE(authorization);
+    Response res = handlers_->Handle(Head("GET", "/simple/", {{"Authorization", authorization}}));
+    EXPECT_EQ(res.status, 401U);
+    EXPECT_THAT(Header(res, "WWW-Authenticate"), StartsWith("Basic realm=\""));
+    EXPECT_EQ(ReservedPhraseIn(res.reason), "");
+  }
+  EXPECT_EQ(Get("/simple/").status, 200U);
+}
+
+TEST_F(HandlersTest, ReadUserCannotUpload) {
+  Response res =
+      PostUpload(TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0"))), "reader");
+  EXPECT_EQ(res.status, 403U);
+  EXPECT_EQ(ReservedPhraseIn(res.body), "");
+  EXPECT_EQ(ReservedPhraseIn(res.reason), "");
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+}
+
+TEST_F(HandlersTest, UploadWithoutCredentialsIs401) {
+  Response res = PostUpload(TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0"))), "");
+  EXPECT_EQ(res.status, 401U);
+  EXPECT_THAT(Header(res, "WWW-Authenticate"), StartsWith("Basic realm=\""));
+}
+
+TEST_F(HandlersTest, PublicReadAllowsAnonymousReadsOnly) {
+  UploadFoo();
+  HandlerOptions options;
+  options.public_read = true;
+  MakeHandlers(options);
+  for (const char* target :
+       {"/simple/", "/simple/foo/", "/files/foo/foo-1.0.tar.gz", "/pypi/foo/json", "/"}) {
+    SCOPED_TRACE(target);
+    Response res = handlers_->Handle(Head("GET", target));
+    EXPECT_EQ(res.status, 200U);
+    // Anonymous answers may be cached publicly; nothing private is in them.
+    EXPECT_THAT(Header(res, "Cache-Control"), StartsWith("public"));
+  }
+  Response upload = PostUpload(
+      TwineForm("foo-1.1.tar.gz", Sdist("foo-1.1", Metadata("foo", "1.1")), "foo", "1.1"), "");
+  EXPECT_EQ(upload.status, 401U);
+  // Wrong credentials are still refused, even where anonymous reads are allowed.
+  Response wrong = handlers_->Handle(
+      Head("GET", "/simple/", {{"Authorization", BasicAuth("reader", "wrong-password")}}));
+  EXPECT_EQ(wrong.status, 401U);
+}
+
+// --- Routes -----------------------------------------------------------------------------------
+
+TEST_F(HandlersTest, SimpleRedirects) {
+  UploadFoo();
+  struct Case {
+    const char* target;
+    const char* location;
+  };
+  for (const Case& c : {Case{"/simple", "/simple/"}, Case{"/simple/Foo_Bar/", "/simple/foo-bar/"},
+                        Case{"/simple/foo", "/simple/foo/"}, Case{"/simple/FOO", "/simple/foo/"},
+                        Case{"/simple/Foo.Bar", "/simple/foo-bar/"}}) {
+    SCOPED_TRACE(c.target);
+    Response res = Get(c.target);
+    EXPECT_EQ(res.status, 301U);
+    EXPECT_EQ(Header(res, "Location"), c.location);
+  }
+  EXPECT_EQ(Get("/simple/foo/").status, 200U);
+  EXPECT_EQ(Get("/simple/").status, 200U);
+}
+
+TEST_F(HandlersTest, UnknownIs404) {
+  UploadFoo();
+  for (const char* target :
+       {"/simple/does-not-exist/", "/simple/foo/extra/", "/nothing", "/files/foo/nope.whl",
+        "/files/bar/foo-1.0.tar.gz", "/pypi/nope/json", "/pypi/foo/9.9/json", "/project/nope/"}) {
+    SCOPED_TRACE(target);
+    EXPECT_EQ(Get(target).status, 404U);
+  }
+}
+
+TEST_F(HandlersTest, PypiJsonRoutes) {
+  UploadFoo();
+  struct Case {
+    const char* target;
+    const char* location;
+  };
+  for (const Case& c : {Case{"/pypi/Foo/json", "/pypi/foo/json"},
+                        Case{"/pypi/Foo_Bar/1.0/json", "/pypi/foo-bar/1.0/json"}}) {
+    SCOPED_TRACE(c.target);
+    Response res = Get(c.target);
+    EXPECT_EQ(res.status, 301U);
+    EXPECT_EQ(Header(res, "Location"), c.location);
+  }
+  for (const char* target :
+       {"/pypi/foo/json", "/pypi/foo/json/", "/pypi/foo/1.0/json", "/pypi/foo/1.0.0/json"}) {
+    SCOPED_TRACE(target);
+    Response res = Get(target);
+    EXPECT_EQ(res.status, 200U);
+    EXPECT_EQ(Header(res, "Content-Type"), "application/json");
+    EXPECT_EQ(Header(res, "X-PyPI-Last-Serial"), "2");
+    auto parsed = json::parse(BodyOf(res));
+    EXPECT_EQ(parsed.at("info").at("version").as_string(), "1.0");
+  }
+}
+
+TEST_F(HandlersTest, PypiJsonOfProjectWithoutReleasesIs404) {
+  doc::ProjectDoc empty;
+  empty.name = "empty";
+  empty.display_name = "Empty";
+  ASSERT_TRUE(
+      storage_->PutIfMatch(*storage::ProjectDocKey("empty"), doc::EncodeProjectDoc(empty), "")
+          .has_value());
+  EXPECT_EQ(Get("/pypi/empty/json").status, 404U);
+  EXPECT_EQ(Get("/simple/empty/").status, 200U);  // an empty project page is still a page
+}
+
+TEST_F(HandlersTest, ReleaseUrlOfPypiJsonIsServed) {
+  UploadFoo();
+  Response res = Get("/pypi/foo/json");
+  ASSERT_EQ(res.status, 200U);
+  auto parsed = json::parse(BodyOf(res));
+  const std::string release_url(parsed.at("info").at("release_url").as_string());
+  const std::string project_url(parsed.at("info").at("project_url").as_string());
+  EXPECT_EQ(release_url, "/project/foo/1.0/");
+  Response release = Get(release_url);
+  EXPECT_EQ(release.status, 200U);
+  EXPECT_EQ(Header(release, "Content-Type"), kHtmlType);
+  EXPECT_THAT(BodyOf(release), HasSubstr(kWheelName));
+  EXPECT_EQ(Get(project_url).status, 200U);
+
+  Response slashless = Get("/project/foo/1.0");
+  EXPECT_EQ(slashless.status, 301U);
+  EXPECT_EQ(Header(slashless, "Location"), "/project/foo/1.0/");
+  Response spelled = Get("/project/Foo/1.0/");
+  EXPECT_EQ(spelled.status, 301U);
+  EXPECT_EQ(Header(spelled, "Location"), "/project/foo/1.0/");
+  EXPECT_EQ(Get("/project/foo/1.0.0/").status, 200U);
+  EXPECT_EQ(Get("/project/foo/9.9/").status, 404U);
+  EXPECT_EQ(Get("/project/nope/1.0/").status, 404U);
+}
+
+TEST_F(HandlersTest, MethodNotAllowed) {
+  struct Case {
+    const char* method;
+    const char* target;
+  };
+  for (const Case& c :
+       {Case{"POST", "/simple/"}, Case{"POST", "/simple/foo/"}, Case{"DELETE", "/simple/foo/"},
+        Case{"DELETE", "/files/foo/x.whl"}, Case{"DELETE", "/"}, Case{"PUT", "/legacy/"},
+        Case{"DELETE", "/pypi/foo/json"}, Case{"OPTIONS", "/simple/"},
+        Case{"PATCH", "/project/foo/"}}) {
+    SCOPED_TRACE(std::string(c.method) + " " + c.target);
+    RequestHead head = ReaderGet(c.target, {}, c.method);
+    EXPECT_FALSE(Handlers::IsUpload(head));
+    Response res = handlers_->Handle(head);
+    EXPECT_EQ(res.status, 405U);
+    const std::string allow = Header(res, "Allow");
+    EXPECT_THAT(allow, HasSubstr("GET"));
+    EXPECT_THAT(allow, HasSubstr("HEAD"));
+    EXPECT_THAT(allow, Not(HasSubstr(c.method)));
+  }
+  EXPECT_TRUE(Handlers::IsUpload(Head("POST", "/legacy/")));
+  EXPECT_TRUE(Handlers::IsUpload(Head("POST", "/legacy")));
+  EXPECT_TRUE(Handlers::IsUpload(Head("POST", "/")));
+  EXPECT_TRUE(Handlers::IsUpload(Head("POST", "/legacy/?:action=file_upload")));
+  EXPECT_FALSE(Handlers::IsUpload(Head("GET", "/legacy/")));
+}
+
+// --- Negotiation and conditional requests -----------------------------------------------------
+
+TEST_F(HandlersTest, NegotiationPicksPageAndContentType) {
+  UploadFoo();
+  auto view = index_->GetProject("foo");
+  ASSERT_TRUE(view.has_value());
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  struct Case {
+    const char* accept;
+    const char* type;
+  };
+  for (const Case& c :
+       {Case{"", kHtmlType}, Case{"*/*", kHtmlType}, Case{"text/html", kHtmlType},
+        Case{kPipAccept, kJsonType},
+        Case{"application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+             "text/html;q=0.01",
+             kJsonType},
+        Case{"application/vnd.pypi.simple.v1+html", kHtmlV1Type},
+        Case{"application/vnd.pypi.simple.latest+json", kJsonType},
+        Case{"application/vnd.pypi.simple.latest+html", kHtmlV1Type},
+        Case{"application/vnd.pypi.simple.v1+json;q=0, text/html", kHtmlType},
+        Case{"application/json", kHtmlType}, Case{"image/png", kHtmlType}}) {
+    SCOPED_TRACE(c.accept);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (*c.accept != '\0') {
+      headers.emplace_back("Accept", c.accept);
+    }
+    for (const bool project : {true, false}) {
+      Response res = Get(project ? "/simple/foo/" : "/simple/", headers);
+      ASSERT_EQ(res.status, 200U);
+      EXPECT_EQ(Header(res, "Content-Type"), c.type);
+      EXPECT_THAT(Header(res, "Vary"), HasSubstr("Accept"));
+      EXPECT_FALSE(Header(res, "ETag").empty());
+      EXPECT_FALSE(Header(res, "Cache-Control").empty());
+      const bool json_page = std::string_view(c.type) == kJsonType;
+      const index::Page& page = project ? (json_page ? (*view)->simple_json : (*view)->simple_html)
+                                        : (json_page ? (*root)->simple_json : (*root)->simple_html);
+      EXPECT_EQ(BodyOf(res), page.body);
+      EXPECT_EQ(Header(res, "ETag"), page.etag);
+    }
+  }
+}
+
+TEST_F(HandlersTest, HeadOfPageMatchesGet) {
+  UploadFoo();
+  for (const char* accept : {"text/html", kPipAccept}) {
+    Response get = Get("/simple/foo/", {{"Accept", accept}});
+    Response head = handlers_->Handle(ReaderGet("/simple/foo/", {{"Accept", accept}}, "HEAD"));
+    EXPECT_EQ(head.status, get.status);
+    EXPECT_TRUE(head.head_only);
+    EXPECT_FALSE(get.head_only);
+    EXPECT_EQ(Header(head, "Content-Type"), Header(get, "Content-Type"));
+    EXPECT_EQ(Header(head, "ETag"), Header(get, "ETag"));
+    EXPECT_EQ(head.ContentLength(), get.ContentLength());
+  }
+}
+
+TEST_F(HandlersTest, IfNoneMatchGives304) {
+  UploadFoo();
+  for (const char* target : {"/simple/", "/simple/foo/", "/pypi/foo/json", "/project/foo/",
+                             "/files/foo/foo-1.0.tar.gz"}) {
+    SCOPED_TRACE(target);
+    Response first = Get(target);
+    ASSERT_EQ(first.status, 200U);
+    const std::string etag = Header(first, "ETag");
+    ASSERT_FALSE(etag.empty());
+    for (const std::string& condition : {etag, "W/" + etag, "\"other\", " + etag,
+                                         "\"a\",W/" + etag + " , \"b\"", std::string("*")}) {
+      SCOPED_TRACE(condition);
+      Response res = Get(target, {{"If-None-Match", condition}});
+      EXPECT_EQ(res.status, 304U);
+      EXPECT_EQ(Header(res, "ETag"), etag);
+      EXPECT_EQ(res.ContentLength(), 0);
+      EXPECT_EQ(res.stream, nullptr);
+    }
+    EXPECT_EQ(Get(target, {{"If-None-Match", "\"other\""}}).status, 200U);
+  }
+  // A change makes the old tag stale.
+  const std::string old = Header(Get("/simple/foo/"), "ETag");
+  ASSERT_TRUE(index_->Yank("foo", "1.0", "bad").ok());
+  Response changed = Get("/simple/foo/", {{"If-None-Match", old}});
+  EXPECT_EQ(changed.status, 200U);
+  EXPECT_NE(Header(changed, "ETag"), old);
+  EXPECT_THAT(BodyOf(changed), HasSubstr("data-yanked=\"bad\""));
+}
+
+// --- Files ------------------------------------------------------------------------------------
+
+TEST_F(HandlersTest, FileIsServedExactly) {
+  UploadFoo();
+  for (const auto& [filename, bytes] : {std::pair{kWheelName, &wheel_}, {kSdistName, &sdist_}}) {
+    SCOPED_TRACE(filename);
+    Response res = Get(std::string("/files/foo/") + filename, {{"Accept-Encoding", "gzip"}});
+    ASSERT_EQ(res.status, 200U);
+    EXPECT_EQ(res.ContentLength(), static_cast<std::int64_t>(bytes->size()));
+    EXPECT_EQ(BodyOf(res), *bytes);
+    EXPECT_THAT(Header(res, "Cache-Control"), HasSubstr("immutable"));
+    EXPECT_THAT(Header(res, "Cache-Control"), HasSubstr("max-age="));
+    EXPECT_FALSE(HeaderOf(res, "Content-Encoding").has_value());
+    EXPECT_EQ(Header(res, "Accept-Ranges"), "bytes");
+    EXPECT_EQ(Header(res, "Content-Type"), "application/octet-stream");
+    EXPECT_EQ(Header(res, "ETag"), "\"" + ComputeDigests(*bytes).sha256 + "\"");
+  }
+}
+
+TEST_F(HandlersTest, FileNameIsPercentDecoded) {
+  const std::string wheel = Wheel("foo", "1.0+local", Metadata("foo", "1.0+local"));
+  const std::string filename = "foo-1.0+local-py3-none-any.whl";
+  ASSERT_TRUE(index_->Upload(MakeForm(dir_, filename, wheel, "foo", "1.0+local"), "x").has_value());
+  Response encoded = Get("/files/foo/foo-1.0%2Blocal-py3-none-any.whl");
+  ASSERT_EQ(encoded.status, 200U);
+  EXPECT_EQ(BodyOf(encoded), wheel);
+  Response plain = Get("/files/foo/" + filename);
+  ASSERT_EQ(plain.status, 200U);
+  EXPECT_EQ(BodyOf(plain), wheel);
+}
+
+TEST_F(HandlersTest, HeadOfFileDeclaresLengthWithoutBody) {
+  UploadFoo();
+  Response res = handlers_->Handle(ReaderGet("/files/foo/foo-1.0.tar.gz", {}, "HEAD"));
+  ASSERT_EQ(res.status, 200U);
+  EXPECT_TRUE(res.head_only);
+  EXPECT_EQ(res.stream, nullptr);
+  EXPECT_TRUE(res.body.empty());
+  EXPECT_EQ(res.ContentLength(), static_cast<std::int64_t>(sdist_.size()));
+  EXPECT_EQ(Header(res, "Accept-Ranges"), "bytes");
+}
+
+TEST_F(HandlersTest, Ranges) {
+  UploadFoo();
+  const std::string target = "/files/foo/foo-1.0.tar.gz";
+  const std::string size = std::to_string(sdist_.size());
+  const std::string etag = "\"" + ComputeDigests(sdist_).sha256 + "\"";
+
+  Response first = Get(target, {{"Range", "bytes=0-9"}});
+  ASSERT_EQ(first.status, 206U);
+  EXPECT_EQ(Header(first, "Content-Range"), "bytes 0-9/" + size);
+  EXPECT_EQ(first.ContentLength(), 10);
+  EXPECT_EQ(BodyOf(first), sdist_.substr(0, 10));
+
+  Response suffix = Get(target, {{"Range", "bytes=-5"}});
+  ASSERT_EQ(suffix.status, 206U);
+  EXPECT_EQ(Header(suffix, "Content-Range"), "bytes " + std::to_string(sdist_.size() - 5) + "-" +
+                                                 std::to_string(sdist_.size() - 1) + "/" + size);
+  EXPECT_EQ(BodyOf(suffix), sdist_.substr(sdist_.size() - 5));
+
+  Response open_ended = Get(target, {{"Range", "bytes=10-"}});
+  ASSERT_EQ(open_ended.status, 206U);
+  EXPECT_EQ(BodyOf(open_ended), sdist_.substr(10));
+
+  Response beyond = Get(target, {{"Range", "bytes=5-100000000"}});
+  ASSERT_EQ(beyond.status, 206U);
+  EXPECT_EQ(BodyOf(beyond), sdist_.substr(5));
+
+  Response unsatisfiable = Get(target, {{"Range", "bytes=100000-"}});
+  EXPECT_EQ(unsatisfiable.status, 416U);
+  EXPECT_EQ(Header(unsatisfiable, "Content-Range"), "bytes */" + size);
+  EXPECT_EQ(unsatisfiable.stream, nullptr);
+
+  // If-Range: a matching validator gives the range, anything else the whole file.
+  Response matching = Get(target, {{"Range", "bytes=0-9"}, {"If-Range", etag}});
+  EXPECT_EQ(matching.status, 206U);
+  for (const std::string& validator :
+       {std::string("\"stale\""), "W/" + etag, std::string("Wed, 21 Oct 2015 07:28:00 GMT")}) {
+    SCOPED_TRACE(validator);
+    Response full = Get(target, {{"Range", "bytes=0-9"}, {"If-Range", validator}});
+    EXPECT_EQ(full.status, 200U);
+    EXPECT_FALSE(HeaderOf(full, "Content-Range").has_value());
+    EXPECT_EQ(BodyOf(full), sdist_);
+  }
+
+  // Multi-range and malformed ranges: the whole file.
+  for (const char* range : {"bytes=0-1,5-6", "bytes=5-2", "bytes=abc", "items=0-1", "bytes=-",
+                            "bytes=--1", "bytes=1-2-3"}) {
+    SCOPED_TRACE(range);
+    Response full = Get(target, {{"Range", range}});
+    EXPECT_EQ(full.status, 200U);
+    EXPECT_EQ(BodyOf(full), sdist_);
+  }
+
+  // HEAD with a range declares the range's length.
+  Response head = handlers_->Handle(ReaderGet(target, {{"Range", "bytes=0-9"}}, "HEAD"));
+  EXPECT_EQ(head.status, 206U);
+  EXPECT_EQ(head.ContentLength(), 10);
+}
+
+TEST_F(HandlersTest, MetadataForWheelsOnly) {
+  UploadFoo();
+  Response res = Get("/files/foo/foo-1.0-py3-none-any.whl.metadata");
+  ASSERT_EQ(res.status, 200U);
+  const std::string metadata = Metadata("Foo", "1.0", "Requires-Python: >=3.8\n");
+  EXPECT_EQ(BodyOf(res), metadata);
+  EXPECT_EQ(Header(res, "ETag"), "\"" + Sha256Hex(metadata) + "\"");
+  EXPECT_EQ(res.ContentLength(), static_cast<std::int64_t>(metadata.size()));
+
+  Response head =
+      handlers_->Handle(ReaderGet("/files/foo/foo-1.0-py3-none-any.whl.metadata", {}, "HEAD"));
+  EXPECT_EQ(head.ContentLength(), static_cast<std::int64_t>(metadata.size()));
+
+  EXPECT_EQ(Get("/files/foo/foo-1.0.tar.gz.metadata").status, 404U);
+  EXPECT_EQ(Get("/files/foo/nope-1.0-py3-none-any.whl.metadata").status, 404U);
+  EXPECT_THAT(Get("/files/foo/.metadata").status, AnyOf(400U, 404U));
+}
+
+TEST_F(HandlersTest, PathTraversalNeverReachesStoreInternals) {
+  UploadFoo();
+  // A project called "index" and one called "auth": their files are served, nothing else.
+  ASSERT_TRUE(index_
+                  ->Upload(MakeForm(dir_, "index-1.0.tar.gz",
+                                    Sdist("index-1.0", Metadata("index", "1.0")), "index", "1.0"),
+                           "x")
+                  .has_value());
+  const std::string users = storage_->Get(storage::UsersKey())->data;
+  const std::string project_doc = storage_->Get(*storage::ProjectDocKey("foo"))->data;
+  const std::string project_list = storage_->Get(storage::ProjectListKey())->data;
+  for (const char* target : {
+           "/files/foo/..%2F..%2Fetc%2Fpasswd",
+           "/files/../index/projects.json",
+           "/files/foo/%00",
+           "/files/foo/foo-1.0.tar.gz%00",
+           "/files/foo/foo-1.0.tar.gz%00.metadata",
+           "/files/index/projects.json",
+           "/files/index/projects/foo.json",
+           "/files/index/projects",
+           "/files/auth/users.json",
+           "/files/foo/..%2F..%2Findex%2Fprojects%2Ffoo.json",
+           "/files/foo/%2e%2e/x",
+           "/files/foo/%2E%2E",
+           "/files/%2e%2e/auth/users.json",
+           "/files/%2e%2e/%2e%2e/auth/users.json",
+           "/files//foo/foo-1.0.tar.gz",
+           "/files/foo/./foo-1.0.tar.gz",
+           "/files/foo/..",
+           "/files/foo/x%2",
+           "/files/foo/x%zz",
+           "/files/foo/x%-1",
+           "/files/foo/x%+1",
+           "/files/foo/foo-1.0.tar.gz/",
+           "/files/foo/foo-1.0.tar.gz/..",
+           "/files/Foo/foo-1.0.tar.gz",
+           "/files/index/..%2fprojects.json",
+           "/files/index/projects.json.metadata",
+           "/simple/../auth/users.json",
+           "/simple/%2e%2e/",
+           "/pypi/..%2Fauth/json",
+           "/project/../auth/",
+       }) {
+    SCOPED_TRACE(target);
+    for (const char* method : {"GET", "HEAD"}) {
+      Response res = handlers_->Handle(ReaderGet(target, {}, method));
+      EXPECT_GE(res.status, 300U);
+      EXPECT_LT(res.status, 500U);
+      const std::string body = BodyOf(res);
+      EXPECT_THAT(body, Not(HasSubstr("argon2id")));
+      EXPECT_NE(body, users);
+      EXPECT_NE(body, project_doc);
+      EXPECT_NE(body, project_list);
+      if (res.status == 301U) {
+        // Redirects stay on normalized, encoded paths: no traversal there either.
+        EXPECT_THAT(Header(res, "Location"), Not(HasSubstr("/../")));
+      }
+    }
+  }
+  EXPECT_EQ(Get("/files/index/index-1.0.tar.gz").status, 200U);
+}
+
+TEST_F(HandlersTest, MalformedTargets) {
+  for (const char* target : {"", "*", "simple/", "http://host/simple/"}) {
+    SCOPED_TRACE(target);
+    Response res = Get(target);
+    EXPECT_EQ(res.status, 400U);
+    ExpectSafeReason(res);
+  }
+}
+
+// --- Uploads ----------------------------------------------------------------------------------
+
+TEST_F(HandlersTest, UploadThroughTheBodyStream) {
+  const std::string sdist = Sdist("foo-1.0", Metadata("Foo", "1.0"));
+  Response res = PostUpload(TwineForm(kSdistName, sdist));
+  ASSERT_EQ(res.status, 200U) << res.body;
+  EXPECT_TRUE(res.reason.empty());
+  EXPECT_EQ(res.stream, nullptr);
+
+  // Listed at once, with its hash (uv --check-url relies on it).
+  Response page = Get("/simple/foo/", {{"Accept", kPipAccept}});
+  ASSERT_EQ(page.status, 200U);
+  EXPECT_THAT(BodyOf(page), HasSubstr(ComputeDigests(sdist).sha256));
+  Response file = Get("/files/foo/foo-1.0.tar.gz");
+  ASSERT_EQ(file.status, 200U);
+  EXPECT_EQ(BodyOf(file), sdist);
+  // The spool directory is left empty.
+  EXPECT_TRUE(std::filesystem::is_empty(spool_.path()));
+
+  // The same bytes again: 200, nothing changes.
+  const std::string etag = Header(page, "ETag");
+  Response again = PostUpload(TwineForm(kSdistName, sdist));
+  EXPECT_EQ(again.status, 200U) << again.body;
+  EXPECT_EQ(Header(Get("/simple/foo/", {{"Accept", kPipAccept}}), "ETag"), etag);
+
+  // Other bytes under the same name: 400 "File already exists" in reason and body.
+  Response other = PostUpload(TwineForm(kSdistName, Sdist("foo-1.0", Metadata("Foo", "1.0"), "x")));
+  EXPECT_EQ(other.status, 400U);
+  EXPECT_THAT(other.reason, StartsWith("File already exists"));
+  EXPECT_THAT(other.body, StartsWith("File already exists"));
+}
+
+TEST_F(HandlersTest, UploadToEveryUploadPath) {
+  int n = 0;
+  for (const char* target : {"/", "/legacy", "/legacy/", "/legacy/?x=1"}) {
+    SCOPED_TRACE(target);
+    const std::string version = "1." + std::to_string(n++);
+    Response res =
+        PostUpload(TwineForm("foo-" + version + ".tar.gz",
+                             Sdist("foo-" + version, Metadata("foo", version)), "foo", version),
+                   "uploader", "", target);
+    EXPECT_EQ(res.status, 200U) << res.body;
+  }
+}
+
+TEST_F(HandlersTest, ActionDispatch) {
+  const std::string sdist = Sdist("foo-1.0", Metadata("foo", "1.0"));
+  MultipartForm missing = TwineForm(kSdistName, sdist);
+  missing.fields.erase(missing.fields.begin());  // :action
+  Response res = PostUpload(missing);
+  EXPECT_EQ(res.status, 400U);
+  EXPECT_THAT(res.body, HasSubstr(":action"));
+
+  // :action in the query string is accepted.
+  Response query = PostUpload(missing, "uploader", "", "/legacy/?:action=file_upload");
+  EXPECT_EQ(query.status, 200U) << query.body;
+
+  for (const char* action : {"submit", "submit_pkg_info", "doc_upload"}) {
+    SCOPED_TRACE(action);
+    MultipartForm form = TwineForm(kSdistName, sdist);
+    form.fields[0].second = action;
+    Response gone = PostUpload(form);
+    EXPECT_EQ(gone.status, 410U);
+    EXPECT_EQ(ReservedPhraseIn(gone.body), "");
+  }
+  MultipartForm unknown = TwineForm(kSdistName, sdist);
+  unknown.fields[0].second = "remove_pkg";
+  EXPECT_EQ(PostUpload(unknown).status, 400U);
+}
+
+TEST_F(HandlersTest, OversizedUploadIsRefusedBeforeTheBody) {
+  HandlerOptions options;
+  options.max_upload_bytes = 1000;
+  MakeHandlers(options);
+  RequestHead head = Head("POST", "/legacy/",
+                          {{"Content-Type", "multipart/form-data; boundary=xyz"},
+                           {"Content-Length", std::to_string(1000 + (1 << 20) + 1)},
+                           {"Authorization", BasicAuth("uploader", "uploader-password")}});
+  auto start = handlers_->BeginUpload(head);
+  ASSERT_TRUE(start.reject.has_value());
+  EXPECT_EQ(start.body, nullptr);
+  EXPECT_EQ(start.reject->status, 413U);
+  ExpectSafeReason(*start.reject);
+  EXPECT_EQ(ReservedPhraseIn(start.reject->body), "");
+
+  // Without a Content-Length (chunked), the limit holds as the body arrives.
+  RequestHead chunked = Head("POST", "/legacy/",
+                             {{"Content-Type", "multipart/form-data; boundary=xyz"},
+                              {"Transfer-Encoding", "chunked"},
+                              {"Authorization", BasicAuth("uploader", "uploader-password")}});
+  auto streaming = handlers_->BeginUpload(chunked);
+  ASSERT_FALSE(streaming.reject.has_value());
+  ASSERT_NE(streaming.body, nullptr);
+  std::optional<Response> refused;
+  const std::string chunk =
+      "--xyz\r\nContent-Disposition: form-data; name=\"pad\"\r\n\r\n" + std::string(64 << 10, 'a');
+  for (int i = 0; i < 64 && !refused; ++i) {
+    refused = handlers_->FeedUpload(*streaming.body, i == 0 ? chunk : std::string(64 << 10, 'a'));
+  }
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 413U);
+  EXPECT_THAT(refused->reason, StartsWith("File too large."));
+}
+
+TEST_F(HandlersTest, AuthIsCheckedBeforeSize) {
+  HandlerOptions options;
+  options.max_upload_bytes = 1000;
+  MakeHandlers(options);
+  auto start = handlers_->BeginUpload(Head(
+      "POST", "/legacy/",
+      {{"Content-Type", "multipart/form-data; boundary=xyz"}, {"Content-Length", "99999999"}}));
+  ASSERT_TRUE(start.reject.has_value());
+  EXPECT_EQ(start.reject->status, 401U);
+}
+
+TEST_F(HandlersTest, NonMultipartUploadIs400) {
+  for (const char* type : {"application/x-www-form-urlencoded", "", "multipart/form-data",
+                           "multipart/mixed; boundary=x", "text/plain"}) {
+    SCOPED_TRACE(type);
+    auto start = handlers_->BeginUpload(
+        Head("POST", "/legacy/",
+             {{"Content-Type", type},
+              {"Content-Length", "10"},
+              {"Authorization", BasicAuth("uploader", "uploader-password")}}));
+    ASSERT_TRUE(start.reject.has_value());
+    EXPECT_EQ(start.reject->status, 400U);
+    ExpectSafeReason(*start.reject);
+  }
+  for (const char* length : {"-1", "abc", "1e3", "99999999999999999999999"}) {
+    SCOPED_TRACE(length);
+    auto start = handlers_->BeginUpload(
+        Head("POST", "/legacy/",
+             {{"Content-Type", "multipart/form-data; boundary=x"},
+              {"Content-Length", length},
+              {"Authorization", BasicAuth("uploader", "uploader-password")}}));
+    ASSERT_TRUE(start.reject.has_value());
+    EXPECT_EQ(start.reject->status, 400U);
+  }
+}
+
+TEST_F(HandlersTest, JsonErrorsWhenPreferred) {
+  MultipartForm form = TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0")));
+  form.fields[3].second = "-bad-";  // name
+  for (const char* accept : {"application/json",
+                             "application/json;q=0.9, text/plain;q=0.8, "
+                             "text/html;q=0.7"}) {
+    SCOPED_TRACE(accept);
+    Response res = PostUpload(form, "uploader", "", "/legacy/", {{"Accept", accept}});
+    ASSERT_EQ(res.status, 400U);
+    EXPECT_EQ(Header(res, "Content-Type"), "application/json");
+    auto parsed = json::parse(res.body).as_object();
+    EXPECT_THAT(std::string(parsed.at("message").as_string()),
+                HasSubstr("is an invalid value for Name"));
+    EXPECT_THAT(std::string(parsed.at("code").as_string()), StartsWith("400 "));
+    EXPECT_EQ(parsed.at("title").as_string(), "Bad Request");
+    EXPECT_THAT(res.reason, HasSubstr("is an invalid value for Name"));
+  }
+  Response text = PostUpload(form, "uploader", "", "/legacy/", {{"Accept", "text/plain"}});
+  EXPECT_EQ(text.status, 400U);
+  EXPECT_THAT(Header(text, "Content-Type"), StartsWith("text/plain"));
+
+  // Errors before the body is read (auth, size) and while it is read follow the same rule.
+  auto start =
+      handlers_->BeginUpload(Head("POST", "/legacy/",
+                                  {{"Content-Type", "text/plain"},
+                                   {"Accept", "application/json"},
+                                   {"Authorization", BasicAuth("uploader", "uploader-password")}}));
+  ASSERT_TRUE(start.reject.has_value());
+  EXPECT_EQ(Header(*start.reject, "Content-Type"), "application/json");
+  RequestHead head = Head("POST", "/legacy/",
+                          {{"Content-Type", "multipart/form-data; boundary=xyz"},
+                           {"Accept", "application/json"},
+                           {"Authorization", BasicAuth("uploader", "uploader-password")}});
+  auto streaming = handlers_->BeginUpload(head);
+  ASSERT_NE(streaming.body, nullptr);
+  auto refused = handlers_->FeedUpload(*streaming.body, "--xyz\r\nNo-Disposition: x\r\n\r\n");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 400U);
+  EXPECT_EQ(Header(*refused, "Content-Type"), "application/json");
+}
+
+TEST_F(HandlersTest, ReasonPhrasesAreSafe) {
+  std::vector<Response> responses;
+  for (const char* name : {"f\xc3\xb6", "foo\r\nX-Injected: 1", "foo\n", "a\tb", "\x7f"}) {
+    MultipartForm form = TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0")));
+    form.fields[3].second = name;
+    responses.push_back(PostUpload(form));
+  }
+  MultipartForm bad_version = TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0")));
+  bad_version.fields[4].second = "1.0\r\n\r\n<html>";
+  responses.push_back(PostUpload(bad_version));
+  responses.push_back(ErrorResponse(400, std::string(1000, 'x') + "\r\n\xe2\x82\xac"));
+  for (const Response& res : responses) {
+    EXPECT_GE(res.status, 400U);
+    EXPECT_FALSE(res.reason.empty());
+    ExpectSafeReason(res);
+    EXPECT_LE(res.reason.size(), 400U);
+  }
+}
+
+TEST_F(HandlersTest, Up14NoOtherUploadErrorReadsAsAlreadyExists) {
+  ASSERT_EQ(PostUpload(TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0")))).status,
+            200U);
+  const std::string wheel = Wheel("foo", "2.0", Metadata("foo", "2.0"));
+  std::vector<MultipartForm> forms;
+  for (const std::string& phrase : index::testing::ReservedPhrases()) {
+    MultipartForm version = TwineForm("foo-2.0-py3-none-any.whl", wheel, "foo", "2.0");
+    version.fields[4].second = "2.0 " + phrase;
+    forms.push_back(version);
+    MultipartForm action = version;
+    action.fields[0].second = phrase;
+    forms.push_back(action);
+    MultipartForm field = TwineForm("foo-2.0-py3-none-any.whl", wheel, "foo", "2.0");
+    field.fields.emplace_back(phrase, std::string(5 << 20, 'x'));  // too large a field
+    forms.push_back(field);
+  }
+  forms.push_back(TwineForm("foo-1.0.zip", "zip", "foo", "1.0"));  // second sdist
+  forms.push_back(TwineForm("foo-2.0.tar.gz", "not a tar"));       // version mismatch
+  for (const MultipartForm& form : forms) {
+    for (const char* user : {"uploader", "reader", "nobody"}) {
+      Response res = PostUpload(form, user);
+      EXPECT_GE(res.status, 400U);
+      EXPECT_NE(res.status, 409U);
+      EXPECT_EQ(ReservedPhraseIn(res.reason), "") << res.reason;
+      EXPECT_EQ(ReservedPhraseIn(res.body), "") << res.body.substr(0, 200);
+    }
+  }
+  // Multipart framing errors, fed straight in.
+  for (const std::string& phrase : index::testing::ReservedPhrases()) {
+    auto start = handlers_->BeginUpload(
+        Head("POST", "/legacy/",
+             {{"Content-Type", "multipart/form-data; boundary=xyz"},
+              {"Authorization", BasicAuth("uploader", "uploader-password")}}));
+    ASSERT_NE(start.body, nullptr);
+    auto refused =
+        handlers_->FeedUpload(*start.body, "--xyz\r\nContent-Disposition: form-data; name=\"" +
+                                               phrase + "\"; name=\"x\"\r\n\r\nv\r\n--xyz--\r\n");
+    Response res = refused ? std::move(*refused)
+                           : handlers_->FinishUpload(*start.body, Head("POST", "/legacy/"));
+    EXPECT_GE(res.status, 400U);
+    EXPECT_EQ(ReservedPhraseIn(res.reason), "") << res.reason;
+    EXPECT_EQ(ReservedPhraseIn(res.body), "") << res.body;
+  }
+}
+
+TEST_F(HandlersTest, ServerFailuresDoNotLeakDetails) {
+  HandlerOptions options;
+  options.temp_dir = "/nonexistent-pydepot-spool/dir";
+  MakeHandlers(options);
+  Response res = PostUpload(TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0"))));
+  EXPECT_GE(res.status, 500U);
+  EXPECT_THAT(res.body, Not(HasSubstr("nonexistent-pydepot-spool")));
+  EXPECT_THAT(res.reason, Not(HasSubstr("nonexistent-pydepot-spool")));
+}
+
+TEST_F(HandlersTest, HttpStatusMapping) {
+  EXPECT_EQ(HttpStatusFor(OkStatus()), 200U);
+  EXPECT_EQ(HttpStatusFor(InvalidArgumentError("x")), 400U);
+  EXPECT_EQ(HttpStatusFor(AlreadyExistsError("x")), 400U);  // never 409 (UP-14)
+  EXPECT_EQ(HttpStatusFor(FailedPreconditionError("x")), 400U);
+  EXPECT_EQ(HttpStatusFor(UnauthenticatedError("x")), 401U);
+  EXPECT_EQ(HttpStatusFor(PermissionDeniedError("x")), 403U);
+  EXPECT_EQ(HttpStatusFor(NotFoundError("x")), 404U);
+  EXPECT_EQ(HttpStatusFor(UnavailableError("x")), 503U);
+  EXPECT_EQ(HttpStatusFor(InternalError("x")), 500U);
+}
+
+}  // namespace
+}  // namespace pydepot::http

@@ -1,0 +1,761 @@
+#include "index/index.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "base/hash.h"
+#include "doc/project.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "index/index_test_util.h"
+#include "storage/keys.h"
+#include "storage/storage.h"
+
+namespace pydepot::index {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeForm;
+using testing::Metadata;
+using testing::ReservedPhraseIn;
+using testing::Sdist;
+using ::testing::StartsWith;
+using testing::TempDir;
+using testing::Wheel;
+
+constexpr std::int64_t kNow = 1700000000123456;
+constexpr char kWheelName[] = "foo-1.0-py3-none-any.whl";
+constexpr char kSdistName[] = "foo-1.0.tar.gz";
+constexpr char kExtra[] = "Summary: A test package\nRequires-Python: >=3.8\n";
+
+template <typename T>
+std::string ErrorOf(const StatusOr<T>& result) {
+  return result.has_value() ? std::string("(ok)") : result.error().ToString();
+}
+
+// A memory store whose compare-and-swap writes of project documents or of the project list can
+// be made to fail a given number of times (a crash or an outage between the steps of an upload).
+class FaultInjectionStorage final : public storage::Storage {
+ public:
+  std::atomic<int> fail_project_doc_puts{0};
+  std::atomic<int> fail_project_list_puts{0};
+
+  std::string Describe() const override { return "faulty " + base_->Describe(); }
+  StatusOr<storage::ObjectInfo> Head(std::string_view key) override { return base_->Head(key); }
+  StatusOr<storage::Object> Get(std::string_view key) override { return base_->Get(key); }
+  StatusOr<std::unique_ptr<storage::ReadStream>> Open(std::string_view key, std::int64_t offset,
+                                                      std::int64_t length) override {
+    return base_->Open(key, offset, length);
+  }
+  StatusOr<storage::ObjectInfo> PutIfAbsent(std::string_view key, std::string_view data) override {
+    return base_->PutIfAbsent(key, data);
+  }
+  StatusOr<storage::ObjectInfo> PutFileIfAbsent(std::string_view key,
+                                                const std::filesystem::path& source) override {
+    return base_->PutFileIfAbsent(key, source);
+  }
+  StatusOr<storage::ObjectInfo> PutIfMatch(std::string_view key, std::string_view data,
+                                           std::string_view expected_etag) override {
+    const bool list = key == storage::ProjectListKey();
+    const bool project_doc = !list && storage::ClassifyKey(key) == storage::KeyKind::kProjectDoc;
+    if ((project_doc && TakeFailure(fail_project_doc_puts)) ||
+        (list && TakeFailure(fail_project_list_puts))) {
+      return UnavailableError("injected failure writing " + std::string(key));
+    }
+    return base_->PutIfMatch(key, data, expected_etag);
+  }
+  Status Delete(std::string_view key) override { return base_->Delete(key); }
+  StatusOr<std::vector<std::string>> List(std::string_view prefix) override {
+    return base_->List(prefix);
+  }
+
+ private:
+  static bool TakeFailure(std::atomic<int>& counter) {
+    int n = counter.load();
+    while (n > 0) {
+      if (counter.compare_exchange_weak(n, n - 1)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::unique_ptr<storage::Storage> base_ = storage::NewMemStorage();
+};
+
+IndexOptions TestOptions(std::chrono::milliseconds ttl = std::chrono::milliseconds(2000)) {
+  IndexOptions options;
+  options.cache_ttl = ttl;
+  options.now_micros = [] { return kNow; };
+  return options;
+}
+
+class IndexTest : public ::testing::Test {
+ protected:
+  // The wheel foo-<version>-py3-none-any.whl (name part `foo`), its METADATA naming `name`.
+  std::string FooWheel(std::string_view version = "1.0", std::string_view payload = "",
+                       std::string_view name = "Foo") {
+    return Wheel("foo", version, Metadata(name, version, kExtra), payload);
+  }
+  std::string FooSdist(std::string_view version = "1.0", std::string_view payload = "",
+                       std::string_view name = "Foo") {
+    return Sdist("foo-" + std::string(version), Metadata(name, version, kExtra), payload);
+  }
+  doc::UploadForm Form(const std::string& filename, const std::string& bytes,
+                       std::string_view name = "foo", std::string_view version = "1.0") {
+    return MakeForm(dir_, filename, bytes, name, version);
+  }
+
+  StatusOr<UploadOutcome> Upload(const std::string& filename, const std::string& bytes,
+                                 Index* index = nullptr) {
+    std::string version = filename.substr(4, filename.find('-', 4) - 4);
+    if (filename.ends_with(".tar.gz")) {
+      version = filename.substr(4, filename.size() - 4 - 7);
+    }
+    return (index ? index : index_.get())->Upload(Form(filename, bytes, "foo", version), "alice");
+  }
+
+  std::shared_ptr<const ProjectView> Project(Index* index = nullptr,
+                                             std::string_view name = "foo") {
+    auto view = (index ? index : index_.get())->GetProject(name);
+    EXPECT_TRUE(view.has_value()) << ErrorOf(view);
+    return view.has_value() ? *view : nullptr;
+  }
+
+  // The project document as stored (not through any cache).
+  doc::ProjectDoc StoredDoc(std::string_view name = "foo") {
+    auto object = storage_->Get(*storage::ProjectDocKey(name));
+    EXPECT_TRUE(object.has_value()) << ErrorOf(object);
+    if (!object.has_value()) {
+      return {};
+    }
+    auto decoded = doc::DecodeProjectDoc(object->data);
+    EXPECT_TRUE(decoded.has_value());
+    return decoded.has_value() ? *decoded : doc::ProjectDoc{};
+  }
+
+  std::string StoredBytes(const std::string& key) {
+    auto object = storage_->Get(key);
+    EXPECT_TRUE(object.has_value()) << key << ": " << ErrorOf(object);
+    return object.has_value() ? object->data : std::string();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<FaultInjectionStorage> storage_ = std::make_unique<FaultInjectionStorage>();
+  std::unique_ptr<Index> index_ = Index::Create(*storage_, TestOptions());
+};
+
+// --- Uploads ----------------------------------------------------------------------------------
+
+TEST_F(IndexTest, FirstUploadCreatesProject) {
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  const std::string wheel = FooWheel();
+  auto outcome = Upload(kWheelName, wheel);
+  ASSERT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+  EXPECT_TRUE(outcome->created);
+  EXPECT_EQ(outcome->project, "foo");
+  EXPECT_EQ(outcome->filename, kWheelName);
+
+  auto view = Project();
+  ASSERT_NE(view, nullptr);
+  const doc::ProjectDoc& doc = view->doc;
+  EXPECT_EQ(doc.name, "foo");
+  EXPECT_EQ(doc.display_name, "Foo");  // the metadata's Name, not the form's
+  EXPECT_EQ(doc.serial, 1);
+  ASSERT_EQ(doc.files.size(), 1U);
+  const doc::FileEntry& file = doc.files[0];
+  const Digests digests = ComputeDigests(wheel);
+  const std::string metadata = Metadata("Foo", "1.0", kExtra);
+  EXPECT_EQ(file.filename, kWheelName);
+  EXPECT_EQ(file.version, "1.0");
+  EXPECT_EQ(file.release_key, "1");
+  EXPECT_EQ(file.filetype, "bdist_wheel");
+  EXPECT_EQ(file.python_version, "py3");
+  EXPECT_EQ(file.size, static_cast<std::int64_t>(wheel.size()));
+  EXPECT_EQ(file.sha256, digests.sha256);
+  EXPECT_EQ(file.md5, digests.md5);
+  EXPECT_EQ(file.blake2b_256, digests.blake2b_256);
+  EXPECT_EQ(file.upload_time_micros, kNow);
+  EXPECT_EQ(file.requires_python, ">=3.8");
+  EXPECT_EQ(file.metadata_sha256, Sha256Hex(metadata));
+  EXPECT_EQ(file.uploader, "alice");
+
+  ASSERT_EQ(doc.releases.count("1"), 1U);
+  const doc::ReleaseInfo& release = doc.releases.at("1");
+  EXPECT_EQ(release.version, "1.0");
+  EXPECT_EQ(release.summary, "A test package");
+  EXPECT_EQ(release.requires_python, ">=3.8");
+  EXPECT_EQ(release.metadata_version, "2.1");
+  EXPECT_EQ(release.created_micros, kNow);
+  EXPECT_TRUE(doc.yanked.empty());
+
+  // The file and its METADATA are stored byte for byte.
+  EXPECT_EQ(StoredBytes(*storage::FileKey("foo", kWheelName)), wheel);
+  EXPECT_EQ(StoredBytes(*storage::MetadataKey("foo", kWheelName)), metadata);
+
+  // The pages carry the file, and the project is listed.
+  EXPECT_THAT(view->simple_html.body, HasSubstr(kWheelName));
+  EXPECT_THAT(view->simple_json.body, HasSubstr(digests.sha256));
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  ASSERT_EQ((*root)->list.projects.size(), 1U);
+  EXPECT_EQ((*root)->list.projects[0].name, "foo");
+  EXPECT_EQ((*root)->list.projects[0].display_name, "Foo");
+  EXPECT_THAT((*root)->simple_html.body, HasSubstr("foo/"));
+}
+
+TEST_F(IndexTest, SdistHasNoMetadataFile) {
+  const std::string sdist = FooSdist();
+  auto outcome = Upload(kSdistName, sdist);
+  ASSERT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+  auto view = Project();
+  ASSERT_EQ(view->doc.files.size(), 1U);
+  const doc::FileEntry& file = view->doc.files[0];
+  EXPECT_EQ(file.filetype, "sdist");
+  EXPECT_EQ(file.python_version, "source");
+  EXPECT_EQ(file.requires_python, ">=3.8");
+  EXPECT_EQ(file.metadata_sha256, "");
+  EXPECT_EQ(storage_->Head(*storage::MetadataKey("foo", kSdistName)).error().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(StoredBytes(*storage::FileKey("foo", kSdistName)), sdist);
+}
+
+TEST_F(IndexTest, WheelAndSdistOfOneRelease) {
+  ASSERT_TRUE(Upload(kSdistName, FooSdist()).has_value());
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  auto doc = Project()->doc;
+  EXPECT_EQ(doc.files.size(), 2U);
+  EXPECT_EQ(doc.releases.size(), 1U);
+  EXPECT_EQ(doc.serial, 2);
+}
+
+TEST_F(IndexTest, IdenticalReuploadChangesNothing) {
+  const std::string wheel = FooWheel();
+  ASSERT_TRUE(Upload(kWheelName, wheel).has_value());
+  auto before = storage_->Head(*storage::ProjectDocKey("foo"));
+  auto list_before = storage_->Head(storage::ProjectListKey());
+  ASSERT_TRUE(before.has_value() && list_before.has_value());
+
+  auto again = Upload(kWheelName, wheel);
+  ASSERT_TRUE(again.has_value()) << ErrorOf(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(Project()->doc.serial, 1);
+  EXPECT_EQ(storage_->Head(*storage::ProjectDocKey("foo"))->etag, before->etag);
+  EXPECT_EQ(storage_->Head(storage::ProjectListKey())->etag, list_before->etag);
+  EXPECT_EQ(StoredDoc().files.size(), 1U);
+}
+
+TEST_F(IndexTest, DifferentBytesUnderOneFilenameAreRefused) {
+  const std::string wheel = FooWheel("1.0", "first");
+  ASSERT_TRUE(Upload(kWheelName, wheel).has_value());
+  auto other = Upload(kWheelName, FooWheel("1.0", "second"));
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(other.error().message(),
+              StartsWith("File already exists ('" + std::string(kWheelName) +
+                         "', with blake2_256 hash '" + ComputeDigests(wheel).blake2b_256 + "')"));
+  EXPECT_EQ(StoredBytes(*storage::FileKey("foo", kWheelName)), wheel);
+  EXPECT_EQ(StoredDoc().serial, 1);
+}
+
+TEST_F(IndexTest, OneSdistPerRelease) {
+  ASSERT_TRUE(Upload(kSdistName, FooSdist()).has_value());
+  // 1.0.0 is the same release as 1.0 (VER-03).
+  auto second = index_->Upload(
+      Form("foo-1.0.0.tar.gz", Sdist("foo-1.0.0", Metadata("foo", "1.0.0")), "foo", "1.0.0"),
+      "alice");
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(second.error().message(), "Only one sdist may be uploaded per release.");
+  // A zip sdist of the same release too.
+  auto zip = index_->Upload(
+      Form("foo-1.0.zip",
+           testing::BuildArchive(true, {{"foo-1.0/PKG-INFO", Metadata("foo", "1.0")}})),
+      "alice");
+  ASSERT_FALSE(zip.has_value());
+  EXPECT_EQ(zip.error().message(), "Only one sdist may be uploaded per release.");
+  // Another release is fine.
+  EXPECT_TRUE(Upload("foo-1.1.tar.gz", FooSdist("1.1")).has_value());
+}
+
+TEST_F(IndexTest, ZipSdistIsAccepted) {
+  auto outcome = index_->Upload(
+      Form("foo-1.0.zip",
+           testing::BuildArchive(true, {{"foo-1.0/PKG-INFO", Metadata("foo", "1.0")}})),
+      "alice");
+  EXPECT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+}
+
+TEST_F(IndexTest, NameAndVersionMismatches) {
+  struct Case {
+    const char* what;
+    doc::UploadForm form;
+    const char* message;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"form name vs filename", Form(kWheelName, FooWheel(), "bar", "1.0"),
+                   "Start filename for 'bar' with 'bar'."});
+  cases.push_back({"form version vs filename", Form(kWheelName, FooWheel(), "foo", "1.1"),
+                   "Version in filename should be '1.1' not '1.0'."});
+  cases.push_back({"metadata name vs filename", Form(kWheelName, FooWheel("1.0", "", "bar")),
+                   "The name in the file's metadata ('bar') does not match the project 'foo'."});
+  cases.push_back(
+      {"metadata version vs filename",
+       Form(kWheelName, Wheel("foo", "1.0", Metadata("foo", "1.1"))),
+       "The version in the file's metadata ('1.1') does not match the filename's version '1.0'."});
+  cases.push_back({"sdist metadata name", Form(kSdistName, FooSdist("1.0", "", "bar")),
+                   "The name in the file's metadata ('bar') does not match the project 'foo'."});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto result = index_->Upload(c.form, "alice");
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(result.error().message(), c.message);
+  }
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(storage_->Head(*storage::FileKey("foo", kWheelName)).error().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(IndexTest, VersionsCompareAsPep440) {
+  // The metadata says 1.0.0, the filename 1.0: equal versions (FN-W03).
+  auto outcome =
+      index_->Upload(Form(kWheelName, Wheel("foo", "1.0", Metadata("foo", "1.0.0"))), "alice");
+  EXPECT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+}
+
+TEST_F(IndexTest, BrokenArchiveIsInvalid) {
+  auto result = Upload(kWheelName, "not a zip at all");
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.error().message(), StartsWith("Invalid distribution file. "));
+}
+
+TEST_F(IndexTest, DeletedFilenameCannotBeReused) {
+  doc::ProjectDoc doc;
+  doc.name = "foo";
+  doc.display_name = "foo";
+  doc.deleted_filenames = {kWheelName};
+  ASSERT_TRUE(storage_->PutIfMatch(*storage::ProjectDocKey("foo"), doc::EncodeProjectDoc(doc), "")
+                  .has_value());
+  auto result = Upload(kWheelName, FooWheel());
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.error().message(),
+              StartsWith("This filename was previously used by a file that has since been "
+                         "deleted."));
+}
+
+TEST_F(IndexTest, SpellingsOfOneNameLandInOneProject) {
+  ASSERT_TRUE(index_
+                  ->Upload(Form("foo_bar-1.0-py3-none-any.whl",
+                                Wheel("foo_bar", "1.0", Metadata("Foo.Bar", "1.0")), "Foo.Bar"),
+                           "alice")
+                  .has_value());
+  auto second =
+      index_->Upload(Form("foo_bar-1.1.tar.gz", Sdist("foo_bar-1.1", Metadata("foo_bar", "1.1")),
+                          "foo-bar", "1.1"),
+                     "alice");
+  ASSERT_TRUE(second.has_value()) << ErrorOf(second);
+  auto view = Project(nullptr, "foo-bar");
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->doc.files.size(), 2U);
+  EXPECT_EQ(view->doc.display_name, "foo_bar");  // as the latest upload spelled it
+}
+
+// UP-14: every refusal other than the duplicate one stays clear of the phrases clients read as
+// "already exists" (and of "was ever registered").
+TEST_F(IndexTest, Up14OnlyTheDuplicateReadsAsAlreadyExists) {
+  ASSERT_TRUE(Upload(kSdistName, FooSdist()).has_value());
+  doc::ProjectDoc with_deleted = StoredDoc();
+  with_deleted.deleted_filenames = {"foo-0.1.tar.gz"};
+  ASSERT_TRUE(storage_
+                  ->PutIfMatch(*storage::ProjectDocKey("foo"), doc::EncodeProjectDoc(with_deleted),
+                               storage_->Head(*storage::ProjectDocKey("foo"))->etag)
+                  .has_value());
+
+  std::vector<doc::UploadForm> forms;
+  auto add = [&](doc::UploadForm form, const std::function<void(doc::UploadForm&)>& edit) {
+    edit(form);
+    forms.push_back(std::move(form));
+  };
+  const std::string wheel = FooWheel("2.0");
+  auto wheel_form = [&] { return Form("foo-2.0-py3-none-any.whl", wheel, "foo", "2.0"); };
+  auto none = [](doc::UploadForm&) {};
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["protocol_version"] = {"2"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.file_fields = {"description"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["metadata_version"] = {"3.0"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields.erase("name"); });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["name"] = {"-foo"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields.erase("version"); });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["version"] = {"x y"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["filetype"] = {"bdist_egg"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields.erase("pyversion"); });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content.reset(); });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content->filename = "../x.whl"; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content->filename = "foo-2.0\x01.whl"; });
+  add(wheel_form(),
+      [](doc::UploadForm& f) { f.content->filename = std::string(300, 'a') + ".whl"; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content->filename = "foo-2.0.exe"; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content->filename = "foo-2.0.tar.gz"; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content->content_type = "image/png"; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.content->filename = "foo-2.0-py3-none.whl"; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["name"] = {"bar"}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["version"] = {"2.1"}; });
+  add(wheel_form(), [](doc::UploadForm& f) {
+    f.fields.erase("md5_digest");
+    f.fields.erase("sha256_digest");
+    f.fields.erase("blake2_256_digest");
+  });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["sha256_digest"] = {std::string(64, '0')}; });
+  add(wheel_form(), [](doc::UploadForm& f) { f.fields["version"] = {"2.0+local"}; });
+  add(Form("foo-1.0.0.tar.gz", FooSdist("1.0.0"), "foo", "1.0.0"), none);  // second sdist
+  add(Form("foo-0.1.tar.gz", FooSdist("0.1"), "foo", "0.1"), none);        // deleted filename
+  add(Form("foo-2.0-py3-none-any.whl", "garbage", "foo", "2.0"), none);    // not a zip
+  add(Form("foo-2.0-py3-none-any.whl", FooWheel("2.0", "", "bar"), "foo", "2.0"), none);
+  add(Form("foo-2.0-py3-none-any.whl", Wheel("foo", "2.0", Metadata("foo", "2.1")), "foo", "2.0"),
+      none);
+  add(Form("foo-2.0-py3-none-any.whl",
+           Wheel("foo", "2.0",
+                 "Metadata-Version: 3.0\nName: foo\n"
+                 "Version: 2.0\n"),
+           "foo", "2.0"),
+      none);
+  add(Form("foo-2.0-py3-none-any.whl", testing::BuildArchive(true, {{"x", ""}}), "foo", "2.0"),
+      none);  // no dist-info
+  // Values the messages quote, carrying the reserved phrases themselves.
+  for (const std::string& phrase : testing::ReservedPhrases()) {
+    add(wheel_form(), [&](doc::UploadForm& f) { f.fields["version"] = {"2.0 " + phrase}; });
+    add(wheel_form(), [&](doc::UploadForm& f) { f.fields["name"] = {phrase}; });
+    add(wheel_form(), [&](doc::UploadForm& f) { f.file_fields = {phrase}; });
+    add(Form("foo-2.0-py3-none-any.whl", Wheel("foo", "2.0", Metadata("foo " + phrase, "2.0")),
+             "foo", "2.0"),
+        none);
+    add(Form("foo-2.0-py3-none-any.whl", Wheel("foo", "2.0", Metadata("foo", "2.0 " + phrase)),
+             "foo", "2.0"),
+        none);
+    add(Form("foo-2.0-py3-none-any.whl",
+             testing::BuildArchive(true, {{"a " + phrase + "/x", ""}, {"b/y", ""}}), "foo", "2.0"),
+        none);
+  }
+
+  for (const doc::UploadForm& form : forms) {
+    auto result = index_->Upload(form, "alice");
+    ASSERT_FALSE(result.has_value())
+        << "accepted " << (form.content ? form.content->filename : "(no content)");
+    EXPECT_NE(result.error().code(), StatusCode::kAlreadyExists) << result.error();
+    EXPECT_EQ(ReservedPhraseIn(result.error().message()), "") << result.error();
+  }
+
+  // The duplicate itself does use the phrase.
+  auto duplicate = Upload(kSdistName, FooSdist("1.0", "other bytes"));
+  ASSERT_FALSE(duplicate.has_value());
+  EXPECT_EQ(ReservedPhraseIn(duplicate.error().message()), "already exist");
+}
+
+// --- Yanks ------------------------------------------------------------------------------------
+
+TEST_F(IndexTest, YankAndUnyankByReleaseKey) {
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  ASSERT_TRUE(Upload(kSdistName, FooSdist()).has_value());
+  ASSERT_TRUE(Upload("foo-1.1.tar.gz", FooSdist("1.1")).has_value());
+
+  ASSERT_TRUE(index_->Yank("foo", "1.0.0", "broken build").ok());
+  auto view = Project();
+  EXPECT_EQ(view->doc.serial, 4);
+  ASSERT_EQ(view->doc.yanked.count("1"), 1U);
+  EXPECT_EQ(view->doc.yanked.at("1"), "broken build");
+  for (const auto& file : view->doc.files) {
+    const std::string* reason = view->doc.YankReason(file);
+    if (file.version == "1.0") {
+      ASSERT_NE(reason, nullptr) << file.filename;
+      EXPECT_EQ(*reason, "broken build");
+    } else {
+      EXPECT_EQ(reason, nullptr) << file.filename;
+    }
+  }
+  EXPECT_THAT(view->simple_html.body, HasSubstr("data-yanked=\"broken build\""));
+  EXPECT_EQ(StoredDoc().yanked.at("1"), "broken build");
+
+  // Yanking again with the same reason changes nothing.
+  ASSERT_TRUE(index_->Yank("Foo", "1.0", "broken build").ok());
+  EXPECT_EQ(Project()->doc.serial, 4);
+
+  ASSERT_TRUE(index_->Unyank("foo", "1").ok());
+  view = Project();
+  EXPECT_TRUE(view->doc.yanked.empty());
+  EXPECT_EQ(view->doc.serial, 5);
+  EXPECT_TRUE(index_->Unyank("foo", "1.0").ok());  // not yanked: nothing to do
+  EXPECT_EQ(Project()->doc.serial, 5);
+}
+
+TEST_F(IndexTest, YankUnknownReleaseOrProjectIsNotFound) {
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  EXPECT_EQ(index_->Yank("foo", "2.0", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->Unyank("foo", "2.0").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->Yank("bar", "1.0", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->Yank("../etc", "1.0", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->Yank("", "1.0", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(StoredDoc().serial, 1);
+}
+
+// --- Cache ------------------------------------------------------------------------------------
+
+TEST_F(IndexTest, OwnUploadIsVisibleAtOnce) {
+  // A cached 404 and a cached root must not hide the upload, whatever the TTL.
+  auto index = Index::Create(*storage_, TestOptions(std::chrono::hours(1)));
+  EXPECT_EQ(index->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE((*index->GetRoot())->list.projects.empty());
+  ASSERT_TRUE(Upload(kWheelName, FooWheel(), index.get()).has_value());
+  auto view = Project(index.get());
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->doc.files.size(), 1U);
+  EXPECT_EQ((*index->GetRoot())->list.projects.size(), 1U);
+
+  ASSERT_TRUE(Upload(kSdistName, FooSdist(), index.get()).has_value());
+  EXPECT_EQ(Project(index.get())->doc.files.size(), 2U);
+  ASSERT_TRUE(index->Yank("foo", "1.0", "x").ok());
+  EXPECT_EQ(Project(index.get())->doc.yanked.size(), 1U);
+}
+
+TEST_F(IndexTest, OtherInstancesChangesAreSeenWithZeroTtl) {
+  auto a = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  auto b = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  EXPECT_EQ(b->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE((*b->GetRoot())->list.projects.empty());
+
+  ASSERT_TRUE(Upload(kWheelName, FooWheel(), a.get()).has_value());
+  auto seen = Project(b.get());
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->doc.files.size(), 1U);
+  EXPECT_EQ((*b->GetRoot())->list.projects.size(), 1U);
+
+  ASSERT_TRUE(b->Yank("foo", "1.0", "bad").ok());
+  auto yanked = Project(a.get());
+  ASSERT_NE(yanked, nullptr);
+  EXPECT_EQ(yanked->doc.yanked.count("1"), 1U);
+  ASSERT_TRUE(a->Unyank("foo", "1.0").ok());
+  EXPECT_TRUE(Project(b.get())->doc.yanked.empty());
+
+  // Unchanged documents are served from the cache (same view object).
+  auto first = Project(b.get());
+  auto second = Project(b.get());
+  EXPECT_EQ(first.get(), second.get());
+}
+
+TEST_F(IndexTest, ManyNotFoundProbesStayNotFound) {
+  // Random names probed again and again (the negative cache is bounded; no answer changes).
+  for (int i = 0; i < 10000; ++i) {
+    EXPECT_EQ(index_->GetProject("nope-" + std::to_string(i)).error().code(),
+              StatusCode::kNotFound);
+  }
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  EXPECT_EQ(index_->GetProject("nope-1").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->GetProject("nope-9999").error().code(), StatusCode::kNotFound);
+  EXPECT_NE(Project(), nullptr);
+}
+
+TEST_F(IndexTest, InvalidNamesAreNotFound) {
+  for (const char* name : {"", "Foo", "../index", "foo/bar", "a--b", "-a"}) {
+    EXPECT_EQ(index_->GetProject(name).error().code(), StatusCode::kNotFound) << name;
+  }
+}
+
+// --- Concurrency ------------------------------------------------------------------------------
+
+TEST_F(IndexTest, ConcurrentDistinctUploadsThroughTwoInstances) {
+  constexpr int kThreads = 8;
+  auto a = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  auto b = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  std::vector<doc::UploadForm> forms;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string version = "1." + std::to_string(i);
+    forms.push_back(
+        Form("foo-" + version + "-py3-none-any.whl", FooWheel(version), "foo", version));
+  }
+  std::latch start(kThreads);
+  std::vector<Status> results(kThreads);
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto outcome = (i % 2 == 0 ? a : b)->Upload(forms[i], "alice");
+      results[i] = outcome.has_value() ? OkStatus() : outcome.error();
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (const Status& status : results) {
+    EXPECT_TRUE(status.ok()) << status;
+  }
+  doc::ProjectDoc stored = StoredDoc();
+  EXPECT_EQ(stored.files.size(), static_cast<std::size_t>(kThreads));
+  EXPECT_EQ(stored.serial, kThreads);
+  for (Index* index : {a.get(), b.get()}) {
+    auto view = Project(index);
+    ASSERT_NE(view, nullptr);
+    EXPECT_EQ(view->doc.files.size(), static_cast<std::size_t>(kThreads));
+    EXPECT_EQ(view->doc.serial, kThreads);
+    EXPECT_EQ((*index->GetRoot())->list.projects.size(), 1U);
+  }
+}
+
+TEST_F(IndexTest, ConcurrentUploadsThroughOneInstanceAreAllVisible) {
+  // The writes' own cache updates can arrive out of order; the newest document must win even
+  // with a long TTL.
+  constexpr int kThreads = 8;
+  auto index = Index::Create(*storage_, TestOptions(std::chrono::hours(1)));
+  std::vector<doc::UploadForm> forms;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string version = "2." + std::to_string(i);
+    forms.push_back(Form("foo-" + version + ".tar.gz", FooSdist(version), "foo", version));
+  }
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      if (index->Upload(forms[i], "alice").has_value()) {
+        ++ok;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(ok.load(), kThreads);
+  auto view = Project(index.get());
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->doc.files.size(), static_cast<std::size_t>(kThreads));
+  EXPECT_EQ(view->doc.serial, kThreads);
+}
+
+TEST_F(IndexTest, ConcurrentConflictingUploadsOfOneFilename) {
+  constexpr int kThreads = 8;
+  auto a = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  auto b = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  std::vector<doc::UploadForm> forms;
+  std::vector<std::string> hashes;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string wheel = FooWheel("1.0", "variant " + std::to_string(i));
+    hashes.push_back(ComputeDigests(wheel).sha256);
+    forms.push_back(Form(kWheelName, wheel));
+  }
+  ASSERT_EQ(std::set<std::string>(hashes.begin(), hashes.end()).size(),
+            static_cast<std::size_t>(kThreads));
+  std::latch start(kThreads);
+  std::vector<StatusOr<UploadOutcome>> results(kThreads, InternalError("not run"));
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[i] = (i % 2 == 0 ? a : b)->Upload(forms[i], "alice");
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  int winner = -1;
+  for (int i = 0; i < kThreads; ++i) {
+    if (results[i].has_value()) {
+      EXPECT_EQ(winner, -1) << "two winners";
+      EXPECT_TRUE(results[i]->created);
+      winner = i;
+    } else {
+      EXPECT_EQ(results[i].error().code(), StatusCode::kAlreadyExists) << results[i].error();
+      EXPECT_THAT(results[i].error().message(), StartsWith("File already exists"));
+    }
+  }
+  ASSERT_NE(winner, -1);
+  doc::ProjectDoc stored = StoredDoc();
+  ASSERT_EQ(stored.files.size(), 1U);
+  EXPECT_EQ(stored.files[0].sha256, hashes[winner]);
+  EXPECT_EQ(stored.serial, 1);
+  EXPECT_EQ(Sha256Hex(StoredBytes(*storage::FileKey("foo", kWheelName))), stored.files[0].sha256);
+}
+
+// --- Crash and retry --------------------------------------------------------------------------
+
+TEST_F(IndexTest, RetryAfterFailedDocumentUpdateConverges) {
+  const std::string wheel = FooWheel();
+  storage_->fail_project_doc_puts = 1;
+  auto failed = Upload(kWheelName, wheel);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), StatusCode::kUnavailable);
+  // The file was stored, but nothing lists it.
+  EXPECT_EQ(StoredBytes(*storage::FileKey("foo", kWheelName)), wheel);
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+
+  auto retry = Upload(kWheelName, wheel);
+  ASSERT_TRUE(retry.has_value()) << ErrorOf(retry);
+  EXPECT_TRUE(retry->created);
+  auto view = Project();
+  ASSERT_EQ(view->doc.files.size(), 1U);
+  EXPECT_EQ(view->doc.files[0].sha256, ComputeDigests(wheel).sha256);
+  EXPECT_EQ(view->doc.files[0].metadata_sha256, Sha256Hex(Metadata("Foo", "1.0", kExtra)));
+  EXPECT_EQ((*index_->GetRoot())->list.projects.size(), 1U);
+}
+
+TEST_F(IndexTest, StoredBytesWinAfterFailedDocumentUpdate) {
+  const std::string wheel = FooWheel("1.0", "first");
+  storage_->fail_project_doc_puts = 1;
+  ASSERT_FALSE(Upload(kWheelName, wheel).has_value());
+
+  auto other = Upload(kWheelName, FooWheel("1.0", "second"));
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(other.error().message(),
+              StartsWith("File already exists ('" + std::string(kWheelName) +
+                         "', with blake2_256 hash '" + ComputeDigests(wheel).blake2b_256 + "')"));
+  EXPECT_EQ(StoredBytes(*storage::FileKey("foo", kWheelName)), wheel);
+
+  // The original bytes still converge.
+  auto retry = Upload(kWheelName, wheel);
+  ASSERT_TRUE(retry.has_value()) << ErrorOf(retry);
+  EXPECT_EQ(Project()->doc.files.at(0).sha256, ComputeDigests(wheel).sha256);
+}
+
+TEST_F(IndexTest, RetryAfterFailedProjectListUpdateListsTheProject) {
+  const std::string wheel = FooWheel();
+  storage_->fail_project_list_puts = 1;
+  auto failed = Upload(kWheelName, wheel);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE((*index_->GetRoot())->list.projects.empty());
+
+  // The document already lists the file: the retry is an identical re-upload, and it must
+  // still get the project into the list.
+  auto retry = Upload(kWheelName, wheel);
+  ASSERT_TRUE(retry.has_value()) << ErrorOf(retry);
+  EXPECT_FALSE(retry->created);
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  ASSERT_EQ((*root)->list.projects.size(), 1U);
+  EXPECT_EQ((*root)->list.projects[0].name, "foo");
+  auto fresh = Index::Create(*storage_, TestOptions());
+  EXPECT_EQ((*fresh->GetRoot())->list.projects.size(), 1U);
+}
+
+TEST_F(IndexTest, StoreOutageIsUnavailable) {
+  storage_->fail_project_doc_puts = 1000;
+  auto result = Upload(kWheelName, FooWheel());
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(result.error().message(), HasSubstr("injected failure"));
+}
+
+}  // namespace
+}  // namespace pydepot::index
