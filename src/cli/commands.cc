@@ -156,6 +156,7 @@ struct ServeFlags {
   int cache_ttl_ms = 2000;
   int threads = 0;
   std::string temp_dir;
+  int redirect_downloads = 0;
 };
 
 int Serve(const ServeFlags& flags) {
@@ -209,6 +210,7 @@ int Serve(const ServeFlags& flags) {
   handler_options.public_read = flags.public_read;
   handler_options.max_upload_bytes = flags.max_upload_size;
   handler_options.temp_dir = temp_dir;
+  handler_options.redirect_downloads_ttl = std::chrono::seconds(flags.redirect_downloads);
   http::Handlers handlers(*index, **authenticator, handler_options);
   http::ServerOptions server_options;
   server_options.host = address->host;
@@ -352,6 +354,9 @@ int Run(int argc, char** argv) {
   serve->add_option("--threads", serve_flags.threads, "Worker threads (default 4 per core)");
   serve->add_option("--temp-dir", serve_flags.temp_dir,
                     "Where uploads are spooled before they are stored (default $TMPDIR)");
+  serve->add_option("--redirect-downloads", serve_flags.redirect_downloads,
+                    "Answer file downloads with a redirect to a presigned storage URL valid "
+                    "this many seconds (S3 and GCS; 0, the default, streams through pydepot)");
   serve->callback([&] { rc = Serve(serve_flags); });
 
   auto* user = app.add_subcommand("user", "Manage users (stored in the storage)");

@@ -607,6 +607,22 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
                                          std::to_string(size));
     }
   }
+  if (!metadata && options_.redirect_downloads_ttl.count() > 0 && head.method == "GET") {
+    auto url = storage.PresignedGetUrl(key, options_.redirect_downloads_ttl);
+    if (url.has_value()) {
+      Response redirect;
+      redirect.status = 307;
+      redirect.SetHeader("Location", *std::move(url));
+      // The URL expires: nobody may cache the redirect for long.
+      redirect.SetHeader("Cache-Control", "private, max-age=60");
+      redirect.SetHeader("Content-Type", "text/plain; charset=utf-8");
+      redirect.body = "Redirecting to the storage.\n";
+      return redirect;
+    }
+    if (url.error().code() != StatusCode::kUnimplemented) {
+      return FileUnavailable(url.error());
+    }
+  }
   if (head.method == "HEAD") {
     res.declared_length = length;
     return res;

@@ -3,6 +3,7 @@
 // Handlers is thread-safe: one instance serves every connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -58,6 +59,10 @@ struct HandlerOptions {
   bool public_read = false;
   std::int64_t max_upload_bytes = std::int64_t{1} << 30;
   std::filesystem::path temp_dir;  // upload spool directory
+  // When positive and the store can presign (S3, GCS), a file download (never a page, never a
+  // .metadata file) is answered with a 307 to a URL valid this long, so the bytes flow from the
+  // store to the client directly. The index keeps linking pydepot's own URLs.
+  std::chrono::seconds redirect_downloads_ttl{0};
 };
 
 // The body sink of one upload: multipart framing into a form collector. One per request.

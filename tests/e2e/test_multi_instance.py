@@ -156,3 +156,32 @@ def test_pip_installs_through_each_instance(instances, tmp_path):
                   "%s==1.%d" % (HOT, i))
         assert res.returncode == 0, res.stdout + res.stderr
         assert (target / ("hot_project-1.%d.dist-info" % i)).is_dir()
+
+
+def test_downloads_redirect_to_presigned_urls(tmp_path):
+    url = "%s/redirect-%s" % (S3_URL.rstrip("/"), uuid.uuid4().hex[:12])
+    for name, password in PASSWORDS.items():
+        add_user(url, name, ROLES[name], password)
+    srv = Server(url, extra_args=["--redirect-downloads", "120"])
+    try:
+        fn, data = make_wheel("redirected", "1.0")
+        assert upload(srv.url, "redirected", "1.0", fn, data)[0] == 200
+        auth = ("reader", PASSWORDS["reader"])
+        r = requests.get(srv.url + "/files/redirected/" + fn, auth=auth, allow_redirects=False,
+                         timeout=30)
+        assert r.status_code == 307
+        location = r.headers["Location"]
+        assert location.startswith(os.environ["AWS_ENDPOINT_URL"])
+        assert "X-Amz-Signature=" in location
+        # The presigned URL needs no credentials, and gives the exact bytes.
+        assert requests.get(location, timeout=30).content == data
+        # .metadata is still served by pydepot itself (its URL must stay query-free).
+        meta = requests.get(srv.url + "/files/redirected/%s.metadata" % fn, auth=auth,
+                            allow_redirects=False, timeout=30)
+        assert meta.status_code == 200 and meta.content.startswith(b"Metadata-Version")
+        # pip follows the redirect.
+        res = pip("install", "--index-url", srv.index_url(), "--target", str(tmp_path / "t"),
+                  "redirected")
+        assert res.returncode == 0, res.stdout + res.stderr
+    finally:
+        srv.stop()
