@@ -14,6 +14,7 @@
 #include "archive/dist_archive.h"
 #include "auth/auth.h"
 #include "base/hash.h"
+#include "cli/import.h"
 #include "http/handlers.h"
 #include "http/server.h"
 #include "index/index.h"
@@ -409,6 +410,8 @@ int Run(int argc, char** argv) {
   unyank->add_option("VERSION", yank_version)->required();
   unyank->add_option("--storage", yank_storage)->required();
   unyank->callback([&] { rc = YankCommand(false, yank_storage, yank_project, yank_version, ""); });
+
+  AddImportCommand(app, rc);
 
   try {
     app.parse(argc, argv);

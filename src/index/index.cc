@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -89,6 +91,135 @@ std::string AlreadyExistsMessage(const std::string& filename, const std::string&
   return "File already exists ('" + filename + "', with blake2_256 hash '" + blake2 + "').";
 }
 
+// What a file's core metadata contributes to the index.
+struct ArchiveFacts {
+  std::string metadata_bytes;   // wheels only (served as .metadata)
+  std::string metadata_sha256;  // "" for other kinds
+  std::string requires_python;
+  std::string display_name;  // the metadata's Name: twine sends a mangled one in the form
+  doc::ReleaseInfo release;
+};
+
+ArchiveFacts FactsFromMetadata(const model::CoreMetadata& metadata,
+                               const model::DistFilename& name) {
+  ArchiveFacts facts;
+  facts.requires_python = metadata.Get("Requires-Python");
+  facts.display_name = metadata.name();
+  facts.release = ReleaseInfoFromMetadata(metadata, name.version.Canonical());
+  if (name.kind == model::DistKind::kWheel) {
+    facts.metadata_sha256 = Sha256Hex(metadata.raw());
+    facts.metadata_bytes = metadata.raw();
+  }
+  return facts;
+}
+
+// The index entry of a file, but for what its metadata adds (see StoreAndList).
+doc::FileEntry MakeFileEntry(const model::DistFilename& name, std::string filename,
+                             std::string python_version, std::int64_t size, const Digests& digests,
+                             std::int64_t upload_time_micros, std::string_view user) {
+  doc::FileEntry entry;
+  entry.filename = std::move(filename);
+  entry.version = name.version.Canonical();
+  entry.release_key = name.version.ReleaseKey();
+  entry.filetype = std::string(model::DistKindFiletype(name.kind));
+  entry.python_version = std::move(python_version);
+  entry.size = size;
+  entry.sha256 = digests.sha256;
+  entry.md5 = digests.md5;
+  entry.blake2b_256 = digests.blake2b_256;
+  entry.upload_time_micros = upload_time_micros;
+  entry.uploader = std::string(user);
+  return entry;
+}
+
+// The digests and size of a local file, streamed.
+StatusOr<std::pair<Digests, std::int64_t>> FileDigests(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return NotFoundError(path.string() + ": no such file");
+    }
+    return InvalidArgumentError(path.string() + ": cannot be read");
+  }
+  Hasher hasher;
+  std::int64_t size = 0;
+  std::string buffer(1 << 16, '\0');
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize n = in.gcount();
+    hasher.Update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    size += n;
+  }
+  if (in.bad()) {
+    return InvalidArgumentError(path.string() + ": read error");
+  }
+  return std::make_pair(hasher.Finish(), size);
+}
+
+// The upload form's pyversion for an imported file, as PyPI lists old files: the wheel's python
+// tags, "source" for sdists, the Python version a legacy binary names, else "any".
+std::string ImportedPythonVersion(const model::DistFilename& name) {
+  switch (name.kind) {
+    case model::DistKind::kWheel: {
+      std::string out;
+      for (const std::string& tag : name.python_tags) {
+        out += (out.empty() ? "" : ".") + tag;
+      }
+      return out;
+    }
+    case model::DistKind::kSdist:
+      return "source";
+    default:
+      return name.legacy_python.empty() ? "any" : name.legacy_python;
+  }
+}
+
+// An imported file's metadata, or why there is none.
+struct ImportedMetadata {
+  std::optional<model::CoreMetadata> metadata;
+  std::string problem;  // why `metadata` is empty
+  bool missing_file = false;
+};
+
+ImportedMetadata ReadImportedMetadata(const std::filesystem::path& path,
+                                      const model::DistFilename& name,
+                                      const archive::ArchiveLimits& limits) {
+  ImportedMetadata result;
+  auto member = archive::ReadDistMetadata(path, name, limits);
+  if (!member.has_value()) {
+    result.missing_file = member.error().code() == StatusCode::kNotFound;
+    result.problem = member.error().message();
+    return result;
+  }
+  auto metadata = model::CoreMetadata::Parse(member->contents);
+  if (!metadata.has_value()) {
+    result.problem = member->member + ": " + metadata.error().message();
+    return result;
+  }
+  result.metadata = *std::move(metadata);
+  return result;
+}
+
+// Drops metadata that names another project or version than the filename: what installers see
+// is the filename, and the index must not describe the file as something else.
+void CheckImportedMetadata(const model::DistFilename& name, ImportedMetadata& imported) {
+  if (!imported.metadata) {
+    return;
+  }
+  const model::CoreMetadata& metadata = *imported.metadata;
+  if (model::NormalizeProjectName(metadata.name()) != name.project) {
+    imported.problem = "its metadata names the project '" + metadata.name().substr(0, 100) +
+                       "', not '" + name.project + "'";
+  } else if (model::Version::ParseLenient(metadata.version()) != name.version) {
+    imported.problem = "its metadata names the version '" + metadata.version().substr(0, 100) +
+                       "', not '" + name.version_part + "'";
+  } else {
+    return;
+  }
+  imported.metadata.reset();
+}
+
 class IndexImpl final : public Index {
  public:
   IndexImpl(storage::Storage& storage, IndexOptions options)
@@ -164,76 +295,165 @@ class IndexImpl final : public Index {
     std::string etag;  // "" when absent
   };
 
-  struct ArchiveFacts {
-    std::string metadata_bytes;   // wheels only (served as .metadata)
-    std::string metadata_sha256;  // "" for sdists
-    std::string requires_python;
-    std::string display_name;  // the metadata's Name: twine sends a mangled one in the form
-    doc::ReleaseInfo release;
+  // A file that passed its write path's checks, ready for StoreAndList.
+  struct NewFile {
+    std::string project;         // normalized
+    std::filesystem::path path;  // the local file holding its bytes
+    doc::FileEntry entry;        // requires_python and metadata_sha256 come from `facts`
+    ArchiveFacts facts;          // empty (but for release.version) when no metadata was read
+    // The project's display name as this file spells it: its metadata's Name, else (imports
+    // without metadata) the filename's name part, which only names a project that has none.
+    std::string display_name;
+    bool metadata_read = true;
+    bool newest = true;                 // uploads are; imports come in any order
+    bool one_sdist_per_release = true;  // PyPI's rule for uploads; old indexes break it
   };
 
   StatusOr<UploadOutcome> DoUpload(const doc::UploadForm& form, std::string_view user) {
     PYDEPOT_ASSIGN_OR_RETURN(ValidatedUpload upload,
                              ValidateUploadForm(form, options_.allow_local_versions));
     const doc::UploadedFile& content = *form.content;
-    UploadOutcome outcome{upload.project, content.filename, false};
+    UploadOutcome outcome{upload.project, content.filename, false, ""};
+
+    NewFile file;
+    file.project = upload.project;
+    file.path = content.path;
+    file.entry = MakeFileEntry(upload.filename, content.filename, upload.python_version,
+                               content.size, content.digests, options_.now_micros(), user);
 
     // Duplicate and reuse checks come before the archive is opened (PyPI's order), so an
     // identical re-upload always succeeds, even of a file the current rules would refuse.
-    PYDEPOT_ASSIGN_OR_RETURN(auto current, LoadProjectDoc(upload.project));
-    if (current.doc) {
-      if (const doc::FileEntry* existing = current.doc->FindFile(content.filename)) {
-        if (!ConstantTimeEquals(existing->sha256, content.digests.sha256)) {
-          return AlreadyExistsError(
-              AlreadyExistsMessage(existing->filename, existing->blake2b_256));
-        }
-        // A retry after a failure between the document update and the project list update
-        // must still get the project listed.
-        PYDEPOT_RETURN_IF_ERROR(EnsureListed(*current.doc, *existing));
-        return outcome;
-      }
-      PYDEPOT_RETURN_IF_ERROR(CheckNotDeleted(*current.doc, content.filename));
-      PYDEPOT_RETURN_IF_ERROR(CheckOneSdistPerRelease(*current.doc, upload));
+    PYDEPOT_ASSIGN_OR_RETURN(const bool listed, CheckAgainstStored(file));
+    if (listed) {
+      return outcome;
     }
+    PYDEPOT_ASSIGN_OR_RETURN(file.facts, ReadArchive(upload, content));
+    file.display_name = file.facts.display_name;
+    PYDEPOT_ASSIGN_OR_RETURN(outcome.created, StoreAndList(file));
+    return outcome;
+  }
 
-    PYDEPOT_ASSIGN_OR_RETURN(ArchiveFacts facts, ReadArchive(upload, content));
+  StatusOr<UploadOutcome> Import(const std::filesystem::path& path, std::string_view filename,
+                                 std::string_view project_hint, std::int64_t upload_time_micros,
+                                 std::string_view uploader) override {
+    auto parsed = model::ParseDistFilename(filename, project_hint);
+    if (!parsed.has_value()) {
+      return InvalidArgumentError(parsed.error().message());
+    }
+    ImportedMetadata metadata = ReadImportedMetadata(path, *parsed, options_.archive_limits);
+    if (metadata.missing_file) {
+      return NotFoundError(path.string() + ": no such file");
+    }
+    // Without a hint, an sdist's own Name is the best guide to where its name ends: the last
+    // '-' is wrong for legacy names such as Foo.Bar-1.0-1.tar.gz.
+    if (project_hint.empty() && parsed->kind == model::DistKind::kSdist && metadata.metadata &&
+        model::NormalizeProjectName(metadata.metadata->name()) != parsed->project) {
+      if (auto by_name = model::ParseSdistFilename(filename, metadata.metadata->name());
+          by_name.has_value()) {
+        parsed = *std::move(by_name);
+      }
+    }
+    CheckImportedMetadata(*parsed, metadata);
+    PYDEPOT_RETURN_IF_ERROR(storage::FileKey(parsed->project, filename));
+    PYDEPOT_RETURN_IF_ERROR(storage::MetadataKey(parsed->project, filename));
+    PYDEPOT_ASSIGN_OR_RETURN(auto digests, FileDigests(path));
 
-    // Store the file create-only. If the key is taken, a previous attempt of this same upload
-    // (or a racing identical one) stored it, or somebody stored other bytes: the hash decides.
+    NewFile file;
+    file.project = parsed->project;
+    file.path = path;
+    file.newest = false;
+    file.one_sdist_per_release = false;
+    const std::int64_t when = upload_time_micros > 0 ? upload_time_micros : options_.now_micros();
+    file.entry = MakeFileEntry(*parsed, std::string(filename), ImportedPythonVersion(*parsed),
+                               digests.second, digests.first, when, uploader);
+    UploadOutcome outcome{parsed->project, std::string(filename), false, ""};
+    PYDEPOT_ASSIGN_OR_RETURN(const bool listed, CheckAgainstStored(file));
+    if (listed) {
+      return outcome;
+    }
+    if (metadata.metadata) {
+      file.facts = FactsFromMetadata(*metadata.metadata, *parsed);
+    } else {
+      file.facts.release.version = file.entry.version;
+    }
+    file.display_name =
+        metadata.metadata ? file.facts.display_name : std::string(parsed->name_part);
+    file.metadata_read = metadata.metadata.has_value();
+    PYDEPOT_ASSIGN_OR_RETURN(outcome.created, StoreAndList(file));
+    if (outcome.created) {
+      outcome.metadata_problem = metadata.problem;
+    }
+    return outcome;
+  }
+
+  // The checks against the store's current document made before the archive is read or
+  // anything is stored. True when an identical file is already listed: nothing is left to do
+  // (but to make sure the project is in the project list, so that a retry after a failure
+  // between the document update and the project list update converges).
+  StatusOr<bool> CheckAgainstStored(const NewFile& file) {
+    PYDEPOT_ASSIGN_OR_RETURN(auto current, LoadProjectDoc(file.project));
+    if (!current.doc) {
+      return false;
+    }
+    if (const doc::FileEntry* existing = current.doc->FindFile(file.entry.filename)) {
+      if (!ConstantTimeEquals(existing->sha256, file.entry.sha256)) {
+        return AlreadyExistsError(AlreadyExistsMessage(existing->filename, existing->blake2b_256));
+      }
+      PYDEPOT_RETURN_IF_ERROR(EnsureListed(*current.doc, *existing));
+      return true;
+    }
+    PYDEPOT_RETURN_IF_ERROR(CheckNotDeleted(*current.doc, file.entry.filename));
+    if (file.one_sdist_per_release) {
+      PYDEPOT_RETURN_IF_ERROR(CheckOneSdistPerRelease(*current.doc, file.entry));
+    }
+    return false;
+  }
+
+  // The write shared by uploads and imports: stores the file create-only and its .metadata,
+  // lists it in the project document by compare-and-swap, then records the project in the
+  // project list. Returns true when this call listed the file, false when an identical one was
+  // listed meanwhile. If the create-only write finds the key taken, a previous attempt of this
+  // same file (or a racing identical one) stored it, or somebody stored other bytes: the hash
+  // decides (kAlreadyExists).
+  StatusOr<bool> StoreAndList(NewFile& file) {
+    file.entry.requires_python = file.facts.requires_python;
+    file.entry.metadata_sha256 = file.facts.metadata_sha256;
+    const doc::FileEntry& entry = file.entry;
     PYDEPOT_ASSIGN_OR_RETURN(const std::string file_key,
-                             storage::FileKey(upload.project, content.filename));
+                             storage::FileKey(file.project, entry.filename));
     PYDEPOT_ASSIGN_OR_RETURN(const std::string metadata_key,
-                             storage::MetadataKey(upload.project, content.filename));
-    auto put = storage_.PutFileIfAbsent(file_key, content.path);
+                             storage::MetadataKey(file.project, entry.filename));
+    auto put = storage_.PutFileIfAbsent(file_key, file.path);
     if (!put.has_value()) {
       if (put.error().code() != StatusCode::kAlreadyExists) {
-        return UnavailableError("storing " + content.filename + ": " + put.error().message());
+        return UnavailableError("storing " + entry.filename + ": " + put.error().message());
       }
       auto stored = StoredDigests(storage_, file_key);
       if (!stored.has_value()) {
-        return UnavailableError("reading " + content.filename + ": " + stored.error().message());
+        return UnavailableError("reading " + entry.filename + ": " + stored.error().message());
       }
-      if (stored->sha256 != content.digests.sha256) {
-        return AlreadyExistsError(AlreadyExistsMessage(content.filename, stored->blake2b_256));
+      if (stored->sha256 != entry.sha256) {
+        return AlreadyExistsError(AlreadyExistsMessage(entry.filename, stored->blake2b_256));
       }
     }
-    if (!facts.metadata_sha256.empty()) {
-      auto meta = storage_.PutIfAbsent(metadata_key, facts.metadata_bytes);
+    if (!file.facts.metadata_sha256.empty()) {
+      auto meta = storage_.PutIfAbsent(metadata_key, file.facts.metadata_bytes);
       if (!meta.has_value() && meta.error().code() != StatusCode::kAlreadyExists) {
         return UnavailableError("storing metadata: " + meta.error().message());
       }
     }
 
-    doc::FileEntry entry = MakeFileEntry(upload, content, facts, user);
     bool created = false;
     std::optional<doc::FileEntry> listed;  // an identical file listed meanwhile
+    std::string display_name;
     Status refused;
-    PYDEPOT_RETURN_IF_ERROR(UpdateProjectDoc(
-        upload.project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+    PYDEPOT_RETURN_IF_ERROR(
+        UpdateProjectDoc(file.project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
           if (!doc) {
             doc.emplace();
-            doc->name = upload.project;
+            doc->name = file.project;
           }
+          display_name = doc->display_name;
           // The checks made before the file was stored, again against the latest document:
           // another instance may have changed it since.
           if (const doc::FileEntry* existing = doc->FindFile(entry.filename)) {
@@ -246,18 +466,22 @@ class IndexImpl final : public Index {
             return false;
           }
           refused = CheckNotDeleted(*doc, entry.filename);
-          if (refused.ok()) {
-            refused = CheckOneSdistPerRelease(*doc, upload);
+          if (refused.ok() && file.one_sdist_per_release) {
+            refused = CheckOneSdistPerRelease(*doc, entry);
           }
           if (!refused.ok()) {
             return false;
           }
-          doc->display_name = facts.display_name;
-          doc->files.push_back(entry);
-          if (!doc->releases.contains(entry.release_key)) {
-            facts.release.created_micros = entry.upload_time_micros;
-            doc->releases.emplace(entry.release_key, facts.release);
+          // The display name is the latest file's spelling; imports come in any order, and a
+          // name guessed from a filename never replaces one read from metadata.
+          if (doc->display_name.empty() ||
+              (file.metadata_read &&
+               (file.newest || entry.upload_time_micros >= LatestUploadMicros(*doc)))) {
+            doc->display_name = file.display_name;
           }
+          display_name = doc->display_name;
+          doc->files.push_back(entry);
+          AddToRelease(*doc, file);
           doc->SortFiles();
           doc->serial++;
           created = true;
@@ -266,13 +490,37 @@ class IndexImpl final : public Index {
     PYDEPOT_RETURN_IF_ERROR(refused);
     if (created) {
       PYDEPOT_RETURN_IF_ERROR(
-          TouchProjectList(upload.project, facts.display_name, entry.upload_time_micros));
+          TouchProjectList(file.project, display_name, entry.upload_time_micros));
     } else if (listed) {
       PYDEPOT_RETURN_IF_ERROR(
-          TouchProjectList(upload.project, facts.display_name, listed->upload_time_micros, true));
+          TouchProjectList(file.project, display_name, listed->upload_time_micros, true));
     }
-    outcome.created = created;
-    return outcome;
+    return created;
+  }
+
+  // Records `file` in its release: the first file of a release describes it (PyPI), unless it
+  // had no metadata (an egg) and this one has. The release was created with its earliest file,
+  // which for imports need not be the first one listed.
+  static void AddToRelease(doc::ProjectDoc& doc, const NewFile& file) {
+    const std::int64_t when = file.entry.upload_time_micros;
+    auto [release, inserted] = doc.releases.try_emplace(file.entry.release_key, file.facts.release);
+    if (inserted) {
+      release->second.created_micros = when;
+      return;
+    }
+    const std::int64_t created = std::min(release->second.created_micros, when);
+    if (release->second.metadata_version.empty() && !file.facts.release.metadata_version.empty()) {
+      release->second = file.facts.release;
+    }
+    release->second.created_micros = created;
+  }
+
+  static std::int64_t LatestUploadMicros(const doc::ProjectDoc& doc) {
+    std::int64_t latest = 0;
+    for (const doc::FileEntry& file : doc.files) {
+      latest = std::max(latest, file.upload_time_micros);
+    }
+    return latest;
   }
 
   // Makes sure the project list names `doc`'s project (see TouchProjectList's only_if_missing).
@@ -516,13 +764,12 @@ class IndexImpl final : public Index {
     return OkStatus();
   }
 
-  static Status CheckOneSdistPerRelease(const doc::ProjectDoc& doc, const ValidatedUpload& upload) {
-    if (upload.filename.kind != model::DistKind::kSdist) {
+  static Status CheckOneSdistPerRelease(const doc::ProjectDoc& doc, const doc::FileEntry& entry) {
+    if (entry.filetype != "sdist") {
       return OkStatus();
     }
-    const std::string key = upload.filename.version.ReleaseKey();
     for (const auto& file : doc.files) {
-      if (file.filetype == "sdist" && file.release_key == key) {
+      if (file.filetype == "sdist" && file.release_key == entry.release_key) {
         return InvalidArgumentError("Only one sdist may be uploaded per release.");
       }
     }
@@ -541,34 +788,7 @@ class IndexImpl final : public Index {
                                   metadata.error().message());
     }
     PYDEPOT_RETURN_IF_ERROR(CheckMetadataAgainstUpload(*metadata, upload));
-    ArchiveFacts facts;
-    facts.requires_python = metadata->Get("Requires-Python");
-    facts.display_name = metadata->name();
-    facts.release = ReleaseInfoFromMetadata(*metadata, upload.filename.version.Canonical());
-    if (upload.filename.kind == model::DistKind::kWheel) {
-      facts.metadata_sha256 = Sha256Hex(member->contents);
-      facts.metadata_bytes = std::move(member->contents);
-    }
-    return facts;
-  }
-
-  doc::FileEntry MakeFileEntry(const ValidatedUpload& upload, const doc::UploadedFile& content,
-                               const ArchiveFacts& facts, std::string_view user) const {
-    doc::FileEntry entry;
-    entry.filename = content.filename;
-    entry.version = upload.filename.version.Canonical();
-    entry.release_key = upload.filename.version.ReleaseKey();
-    entry.filetype = std::string(model::DistKindFiletype(upload.filename.kind));
-    entry.python_version = upload.python_version;
-    entry.size = content.size;
-    entry.sha256 = content.digests.sha256;
-    entry.md5 = content.digests.md5;
-    entry.blake2b_256 = content.digests.blake2b_256;
-    entry.upload_time_micros = options_.now_micros();
-    entry.requires_python = facts.requires_python;
-    entry.metadata_sha256 = facts.metadata_sha256;
-    entry.uploader = std::string(user);
-    return entry;
+    return FactsFromMetadata(*metadata, upload.filename);
   }
 
   Status SetYank(std::string_view project_name, std::string_view version, const std::string& reason,

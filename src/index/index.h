@@ -57,11 +57,15 @@ struct IndexOptions {
   std::function<std::int64_t()> now_micros;
 };
 
-// What an accepted upload did.
+// What an accepted upload (or import) did.
 struct UploadOutcome {
   std::string project;  // normalized
   std::string filename;
   bool created = false;  // false: an identical file was already there, nothing changed
+  // Import only: why the file was listed without metadata from its archive (an egg or other
+  // legacy binary, an unreadable archive, metadata naming another project or version); "" when
+  // the metadata was read, or when nothing was created.
+  std::string metadata_problem;
 };
 
 class Index {
@@ -95,6 +99,38 @@ class Index {
   // An upload of bytes identical to a stored file succeeds with created == false (and makes sure
   // the project is in the project list, so a retry after a partial failure converges).
   virtual StatusOr<UploadOutcome> Upload(const doc::UploadForm& form, std::string_view user) = 0;
+
+  // Brings in a distribution that exists elsewhere (`pydepot import`): the local `file` holds the
+  // bytes of `filename` (read, not moved; the caller removes it). Unlike Upload there is no form
+  // and fewer rules, since the file was already published and must not be lost in the move:
+  //   - the project and version come from the filename. `project_hint` (any spelling; "" when
+  //     unknown), e.g. the directory the file was found in, splits legacy names as pip does
+  //     ("Foo.Bar-1.0-1.tar.gz" with "foo-bar": version 1.0-1); without it an sdist's own PKG-INFO
+  //     Name splits it when the filename starts with that name, else the last '-' does (as
+  //     packaging's parse_sdist_filename);
+  //   - every kind ParseDistFilename knows is accepted: wheels, sdists of every legacy extension,
+  //     eggs and the other legacy binaries (listed with their own filetype, "bdist_egg", ...);
+  //   - a version that is not PEP 440 is kept as text (it sorts below every valid version);
+  //   - the metadata (wheel METADATA, sdist PKG-INFO) is read when possible and must name the
+  //     same project and version; wheels then get their .metadata file, and the file and release
+  //     their Requires-Python and release fields. When it cannot be read or does not match, the
+  //     file is listed without it and UploadOutcome::metadata_problem says why;
+  //   - several sdists of one release are allowed (old indexes hold .tar.gz and .zip side by side);
+  //   - the file's upload time is `upload_time_micros` (the source's file or object time; <= 0:
+  //     now); a release's creation time is its earliest file's; `uploader` is recorded as its
+  //     uploader.
+  // As Upload, the file is stored create-only and the document updated by compare-and-swap, so
+  // an import is safe to repeat and to run beside live uploads: a file already listed with the
+  // same sha256 succeeds with created == false and changes nothing.
+  // Errors: kInvalidArgument when `filename` is not a distribution filename (or does not match
+  // `project_hint`) or cannot be a storage key; kAlreadyExists ("File already exists ...") when
+  // other bytes are stored under `filename`; kFailedPrecondition when the filename belonged to a
+  // deleted file; kNotFound / kInvalidArgument when `file` cannot be read; kUnavailable when the
+  // store failed or stayed contended.
+  virtual StatusOr<UploadOutcome> Import(const std::filesystem::path& file,
+                                         std::string_view filename, std::string_view project_hint,
+                                         std::int64_t upload_time_micros,
+                                         std::string_view uploader) = 0;
 
   // Marks every file of the release `version` (matched by release key) yanked with `reason`,
   // or clears the mark. kNotFound when the project or release does not exist.
