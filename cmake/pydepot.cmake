@@ -38,8 +38,10 @@ function(pydepot_add_module name)
       target_compile_definitions(${name}_test PRIVATE
                                  PYDEPOT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
       pydepot_set_warnings(${name}_test)
+      # PRE_TEST: tests are listed when ctest runs, so cases that exist only when a test server
+      # is configured (PYDEPOT_TEST_S3_URL, ...) are discovered in that environment.
       gtest_discover_tests(${name}_test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-                           DISCOVERY_TIMEOUT 60)
+                           DISCOVERY_TIMEOUT 60 DISCOVERY_MODE PRE_TEST)
     endif()
   endif()
 

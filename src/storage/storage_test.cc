@@ -2,6 +2,8 @@
 
 #include "storage/storage.h"
 
+#include <stdlib.h>
+
 #include <string>
 
 #include "gmock/gmock.h"
@@ -98,12 +100,34 @@ TEST(OpenStorageTest, LocalPathsAndFileUrls) {
   EXPECT_EQ(got->data, "v");
 }
 
-TEST(OpenStorageTest, RemoteSchemesAreNotSupportedYet) {
-  for (const char* url : {"s3://bucket/prefix", "gs://bucket"}) {
-    auto store = OpenStorage(url);
-    EXPECT_THAT(store, HasCode(StatusCode::kUnimplemented)) << url;
-    EXPECT_THAT(store.error().message(), HasSubstr("not supported yet"));
+// s3:// opens where AWS credentials are configured, else says what is missing (never a network
+// call beyond loopback: the EC2 metadata service is switched off here).
+TEST(OpenStorageTest, S3OpensOrNamesTheMissingCredentials) {
+  ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);  // NOLINT(concurrency-mt-unsafe)
+  auto store = OpenStorage("s3://bucket/prefix");
+  if (store.has_value()) {
+    EXPECT_THAT((*store)->Describe(), ::testing::StartsWith("s3://bucket/prefix at "));
+  } else {
+    EXPECT_THAT(store.error().code(),
+                ::testing::AnyOf(StatusCode::kFailedPrecondition, StatusCode::kInvalidArgument,
+                                 StatusCode::kUnimplemented));
+    EXPECT_THAT(store.error().message(), HasSubstr("AWS"));
   }
+  EXPECT_THAT(OpenStorage("s3://"), HasCode(StatusCode::kInvalidArgument));
+}
+
+// gs:// opens the GCS backend, which sends nothing until the first call; only a bad setting in
+// the environment (a broken GOOGLE_APPLICATION_CREDENTIALS, say) can stop it here.
+TEST(OpenStorageTest, GcsUrlsOpenTheGcsBackend) {
+  auto store = OpenStorage("gs://pydepot-test/some/prefix/");
+  if (store.has_value()) {
+    EXPECT_EQ((*store)->Describe(), "gs://pydepot-test/some/prefix");
+  } else {
+    EXPECT_THAT(store, HasCode(StatusCode::kInvalidArgument));
+  }
+  auto bad = OpenStorage("gs://Not_A_Bucket");
+  EXPECT_THAT(bad, HasCode(StatusCode::kInvalidArgument));
+  EXPECT_THAT(bad.error().message(), HasSubstr("not a GCS bucket name"));
 }
 
 TEST(OpenStorageTest, RejectsOtherUrls) {
