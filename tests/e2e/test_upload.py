@@ -243,9 +243,10 @@ def test_raw_hostile_filenames(fresh_server, dists, filename, fragment):
 
 
 def test_large_upload_streams_with_flat_memory(fresh_server, tmp_path):
-    # A 200 MB wheel (stored, incompressible) goes through twine; the server's peak memory must
-    # stay far below the file size: the body streams to disk and is hashed on the way.
+    # A 200 MB wheel (stored, incompressible) goes through twine; the server's memory must stay
+    # flat: the body streams to disk and is hashed on the way.
     import os
+    import threading
     import zipfile
     wheel = tmp_path / "big_upload-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -258,13 +259,36 @@ def test_large_upload_streams_with_flat_memory(fresh_server, tmp_path):
         zf.writestr("big_upload-1.0.dist-info/WHEEL",
                     "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         zf.writestr("big_upload-1.0.dist-info/RECORD", "")
-    res = twine_upload(fresh_server, [wheel])
+
+    def rss_kb():
+        status = open("/proc/%d/status" % fresh_server.proc.pid).read()
+        return int([l for l in status.splitlines() if l.startswith("VmRSS:")][0].split()[1])
+
+    # Warm up: the uploader's password is verified once (argon2id uses 64 MiB while it runs)
+    # and then cached, so what is sampled below is the upload alone.
+    assert fresh_server.get("/simple/", user="uploader").status_code == 200
+    baseline = rss_kb()
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kb())
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        res = twine_upload(fresh_server, [wheel])
+    finally:
+        done.set()
+        sampler.join()
     assert res.returncode == 0, res.stdout + res.stderr
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     assert listed(fresh_server, "big-upload") == {wheel.name: digest}
-    status = open("/proc/%d/status" % fresh_server.proc.pid).read()
-    peak_kb = int([l for l in status.splitlines() if l.startswith("VmHWM:")][0].split()[1])
-    assert peak_kb < 100 * 1024, "server peak RSS %d kB for a 200 MB upload" % peak_kb
+    growth_kb = peak[0] - baseline
+    print("server RSS grew by at most %d kB during a 200 MB upload" % growth_kb)
+    assert growth_kb < 32 * 1024, growth_kb
     r = fresh_server.get("/files/big-upload/" + wheel.name, stream=True)
     h = hashlib.sha256()
     for chunk in r.iter_content(1 << 20):
