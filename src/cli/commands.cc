@@ -242,6 +242,11 @@ int Serve(const ServeFlags& flags) {
               << flags.storage << "\n"
               << std::endl;
   }
+  if (admin_password.empty()) {
+    std::cout << "log in with the accounts in the storage (pydepot user list --storage "
+              << flags.storage << "); index URL " << url << "/simple/, upload URL " << url
+              << "/legacy/" << std::endl;
+  }
   (*server)->Run();
   return 0;
 }
