@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "storage/keys.h"
 #include "storage/storage.h"
+#include "storage/storage_wrapper.h"
 
 namespace pydepot::auth {
 namespace {
@@ -23,8 +24,10 @@ using internal::PasswordVerificationsForTest;
 
 // A memory store whose reads or compare-and-swap writes can be made to fail, and which can run
 // a hook (another writer) just before one compare-and-swap.
-class FlakyStorage final : public storage::Storage {
+class FlakyStorage final : public storage::StorageWrapper {
  public:
+  FlakyStorage() : StorageWrapper(storage::NewMemStorage()) {}
+
   std::atomic<bool> fail_reads{false};
   std::atomic<bool> conflict_writes{false};
   std::atomic<int> conflicts{0};
@@ -33,29 +36,18 @@ class FlakyStorage final : public storage::Storage {
   std::atomic<bool> slow_writes{false};
   std::function<void()> before_next_put;  // runs once, then is cleared
 
-  std::string Describe() const override { return "flaky " + base_->Describe(); }
+  std::string Describe() const override { return "flaky " + target().Describe(); }
   StatusOr<storage::ObjectInfo> Head(std::string_view key) override {
     if (fail_reads) {
       return UnavailableError("head: store down");
     }
-    return base_->Head(key);
+    return target().Head(key);
   }
   StatusOr<storage::Object> Get(std::string_view key) override {
     if (fail_reads) {
       return UnavailableError("get: store down");
     }
-    return base_->Get(key);
-  }
-  StatusOr<std::unique_ptr<storage::ReadStream>> Open(std::string_view key, std::int64_t offset,
-                                                      std::int64_t length) override {
-    return base_->Open(key, offset, length);
-  }
-  StatusOr<storage::ObjectInfo> PutIfAbsent(std::string_view key, std::string_view data) override {
-    return base_->PutIfAbsent(key, data);
-  }
-  StatusOr<storage::ObjectInfo> PutFileIfAbsent(std::string_view key,
-                                                const std::filesystem::path& source) override {
-    return base_->PutFileIfAbsent(key, source);
+    return target().Get(key);
   }
   StatusOr<storage::ObjectInfo> PutIfMatch(std::string_view key, std::string_view data,
                                            std::string_view expected_etag) override {
@@ -70,19 +62,12 @@ class FlakyStorage final : public storage::Storage {
       ++conflicts;
       return FailedPreconditionError("etag mismatch (injected)");
     }
-    StatusOr<storage::ObjectInfo> put = base_->PutIfMatch(key, data, expected_etag);
+    StatusOr<storage::ObjectInfo> put = target().PutIfMatch(key, data, expected_etag);
     if (!put.has_value() && put.error().code() == StatusCode::kFailedPrecondition) {
       ++conflicts;
     }
     return put;
   }
-  Status Delete(std::string_view key) override { return base_->Delete(key); }
-  StatusOr<std::vector<std::string>> List(std::string_view prefix) override {
-    return base_->List(prefix);
-  }
-
- private:
-  std::unique_ptr<storage::Storage> base_ = storage::NewMemStorage();
 };
 
 AuthenticatorOptions FastOptions() {

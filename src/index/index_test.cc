@@ -18,6 +18,7 @@
 #include "index/index_test_util.h"
 #include "storage/keys.h"
 #include "storage/storage.h"
+#include "storage/storage_wrapper.h"
 
 namespace pydepot::index {
 namespace {
@@ -43,25 +44,14 @@ std::string ErrorOf(const StatusOr<T>& result) {
 
 // A memory store whose compare-and-swap writes of project documents or of the project list can
 // be made to fail a given number of times (a crash or an outage between the steps of an upload).
-class FaultInjectionStorage final : public storage::Storage {
+class FaultInjectionStorage final : public storage::StorageWrapper {
  public:
+  FaultInjectionStorage() : StorageWrapper(storage::NewMemStorage()) {}
+
   std::atomic<int> fail_project_doc_puts{0};
   std::atomic<int> fail_project_list_puts{0};
 
-  std::string Describe() const override { return "faulty " + base_->Describe(); }
-  StatusOr<storage::ObjectInfo> Head(std::string_view key) override { return base_->Head(key); }
-  StatusOr<storage::Object> Get(std::string_view key) override { return base_->Get(key); }
-  StatusOr<std::unique_ptr<storage::ReadStream>> Open(std::string_view key, std::int64_t offset,
-                                                      std::int64_t length) override {
-    return base_->Open(key, offset, length);
-  }
-  StatusOr<storage::ObjectInfo> PutIfAbsent(std::string_view key, std::string_view data) override {
-    return base_->PutIfAbsent(key, data);
-  }
-  StatusOr<storage::ObjectInfo> PutFileIfAbsent(std::string_view key,
-                                                const std::filesystem::path& source) override {
-    return base_->PutFileIfAbsent(key, source);
-  }
+  std::string Describe() const override { return "faulty " + target().Describe(); }
   StatusOr<storage::ObjectInfo> PutIfMatch(std::string_view key, std::string_view data,
                                            std::string_view expected_etag) override {
     const bool list = key == storage::ProjectListKey();
@@ -70,11 +60,7 @@ class FaultInjectionStorage final : public storage::Storage {
         (list && TakeFailure(fail_project_list_puts))) {
       return UnavailableError("injected failure writing " + std::string(key));
     }
-    return base_->PutIfMatch(key, data, expected_etag);
-  }
-  Status Delete(std::string_view key) override { return base_->Delete(key); }
-  StatusOr<std::vector<std::string>> List(std::string_view prefix) override {
-    return base_->List(prefix);
+    return target().PutIfMatch(key, data, expected_etag);
   }
 
  private:
@@ -87,8 +73,6 @@ class FaultInjectionStorage final : public storage::Storage {
     }
     return false;
   }
-
-  std::unique_ptr<storage::Storage> base_ = storage::NewMemStorage();
 };
 
 IndexOptions TestOptions(std::chrono::milliseconds ttl = std::chrono::milliseconds(2000)) {

@@ -28,17 +28,8 @@ using ::pydepot::storage::testing::IsOk;
 using ::pydepot::storage::testing::TempDir;
 using ::testing::HasSubstr;
 
-using Vars = std::map<std::string, std::string, std::less<>>;
-
-EnvLookup EnvOf(const Vars& vars) {
-  return [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) {
-      return std::nullopt;
-    }
-    return it->second;
-  };
-}
+using ::pydepot::storage::s3::testing::EnvOf;
+using ::pydepot::storage::s3::testing::Vars;
 
 std::shared_ptr<HttpClient> Http() {
   auto http = HttpClient::Create({});

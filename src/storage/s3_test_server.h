@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cctype>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,7 +21,22 @@
 #include <utility>
 #include <vector>
 
+#include "storage/s3_credentials.h"
+
 namespace pydepot::storage::s3::testing {
+
+// An environment for the S3 configuration code made of exactly these variables.
+using Vars = std::map<std::string, std::string, std::less<>>;
+
+inline EnvLookup EnvOf(const Vars& vars) {
+  return [vars](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  };
+}
 
 struct RecordedRequest {
   std::string method;

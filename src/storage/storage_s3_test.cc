@@ -42,17 +42,8 @@ using ::pydepot::storage::testing::TestBytes;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-using Vars = std::map<std::string, std::string, std::less<>>;
-
-EnvLookup EnvOf(const Vars& vars) {
-  return [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) {
-      return std::nullopt;
-    }
-    return it->second;
-  };
-}
+using ::pydepot::storage::s3::testing::EnvOf;
+using ::pydepot::storage::s3::testing::Vars;
 
 MetadataHosts LoopbackHosts() {
   MetadataHosts hosts;

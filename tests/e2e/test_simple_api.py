@@ -2,9 +2,7 @@
 
 import hashlib
 import html.parser
-import json
 import re
-import subprocess
 import zipfile
 
 import pytest
