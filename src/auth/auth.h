@@ -62,8 +62,8 @@ struct AuthenticatorOptions {
 class Authenticator {
  public:
   // `storage` must outlive the Authenticator. kInternal if libsodium cannot start,
-  // kInvalidArgument if the argon2 cost is outside libsodium's limits. Computes one hash with the
-  // configured cost (the dummy hash that unknown users are checked against).
+  // kInvalidArgument if the argon2 cost is outside libsodium's limits. Hashes nothing: unknown
+  // users are checked against an unmatchable hash of the configured cost, built at once.
   static StatusOr<std::unique_ptr<Authenticator>> Create(storage::Storage& storage,
                                                          AuthenticatorOptions options = {});
   Authenticator() = default;
@@ -78,6 +78,12 @@ class Authenticator {
   // enumeration). A store failure is passed on (kUnavailable, ...), and a corrupt users document
   // is kInternal: neither is reported as bad credentials.
   virtual StatusOr<Role> Authenticate(std::string_view user, std::string_view password) = 0;
+
+  // As Authenticate, answered from memory alone: nullopt when the answer needs the store or a
+  // password hash (the credential is not remembered, or the users document is due for a
+  // check). Never blocks, so the server calls it on its network threads.
+  virtual std::optional<StatusOr<Role>> AuthenticateCached(std::string_view user,
+                                                           std::string_view password) = 0;
 
   // Account management (CLI and admin API). Names: 1-64 chars of [A-Za-z0-9._@-], compared
   // case-sensitively; "__token__" is reserved. Passwords: 8 to 1024 bytes.

@@ -64,6 +64,8 @@ class AuthenticatorImpl final : public Authenticator {
         credentials_(options.credential_cache_ttl, options.credential_cache_size) {}
 
   StatusOr<Role> Authenticate(std::string_view user, std::string_view password) override;
+  std::optional<StatusOr<Role>> AuthenticateCached(std::string_view user,
+                                                   std::string_view password) override;
   Status AddUser(std::string_view name, std::string_view password, Role role) override;
   Status RemoveUser(std::string_view name) override;
   Status SetPassword(std::string_view name, std::string_view password) override;
@@ -196,6 +198,29 @@ StatusOr<bool> AuthenticatorImpl::NoUsers() {
   return users.doc->users.empty();
 }
 
+std::optional<StatusOr<Role>> AuthenticatorImpl::AuthenticateCached(std::string_view user,
+                                                                    std::string_view password) {
+  if (!internal::ValidateUserName(user).ok() || password.empty() ||
+      password.size() > internal::kMaxPasswordLength) {
+    return StatusOr<Role>(UnauthenticatedError(kInvalidCredentials));
+  }
+  std::string etag;
+  const SteadyClock::time_point now = SteadyClock::now();
+  {
+    std::lock_guard lock(mu_);
+    if (users_.doc == nullptr || stale_ || now - checked_ >= options_.users_ttl) {
+      return std::nullopt;
+    }
+    etag = users_.etag;
+  }
+  if (std::optional<Role> role = credentials_.Lookup(user, password, etag, now)) {
+    return StatusOr<Role>(*role);
+  }
+  // Not remembered: only an argon2id verify can tell (and a wrong password must cost as much as
+  // a right one), so this is not answered from memory.
+  return std::nullopt;
+}
+
 StatusOr<UsersVersion> AuthenticatorImpl::CurrentUsers() {
   UsersVersion cached;
   std::uint64_t generation = 0;
@@ -296,9 +321,9 @@ StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(storage::Storage&
   PYDEPOT_RETURN_IF_ERROR(InitCrypto());
   // A hash of a random password nobody knows, with the configured cost, so an unknown user
   // costs the same verify as a known one.
-  PYDEPOT_ASSIGN_OR_RETURN(std::string dummy_hash,
-                           internal::HashPassword(RandomPassword(32), {options.argon2_ops_limit,
-                                                                       options.argon2_mem_limit}));
+  PYDEPOT_ASSIGN_OR_RETURN(
+      std::string dummy_hash,
+      internal::UnmatchableHash({options.argon2_ops_limit, options.argon2_mem_limit}));
   return std::make_unique<AuthenticatorImpl>(storage, options, std::move(dummy_hash));
 }
 

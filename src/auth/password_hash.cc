@@ -4,6 +4,10 @@
 
 #include <array>
 #include <atomic>
+#include <cstring>
+
+#include "base/hash.h"
+#include "base/status_macros.h"
 
 namespace pydepot::auth::internal {
 namespace {
@@ -12,7 +16,14 @@ std::atomic<std::uint64_t> verifications{0};
 
 }  // namespace
 
-StatusOr<std::string> HashPassword(std::string_view password, PasswordHashCost cost) {
+namespace {
+
+struct ResolvedCost {
+  unsigned long long ops;  // NOLINT(google-runtime-int): libsodium's type
+  std::size_t mem;
+};
+
+StatusOr<ResolvedCost> Resolve(PasswordHashCost cost) {
   const unsigned long long ops =  // NOLINT(google-runtime-int): libsodium's type
       cost.ops_limit != 0 ? cost.ops_limit : crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
   const std::size_t mem =
@@ -21,6 +32,32 @@ StatusOr<std::string> HashPassword(std::string_view password, PasswordHashCost c
       mem < crypto_pwhash_argon2id_MEMLIMIT_MIN || mem > crypto_pwhash_argon2id_MEMLIMIT_MAX) {
     return InvalidArgumentError("argon2id: cost outside libsodium's limits");
   }
+  return ResolvedCost{ops, mem};
+}
+
+std::string Base64NoPadding(const std::string& bytes) {
+  std::string out(
+      sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::string> UnmatchableHash(PasswordHashCost cost) {
+  PYDEPOT_ASSIGN_OR_RETURN(ResolvedCost resolved, Resolve(cost));
+  // libsodium's own encoding: memory in KiB, one lane, 16-byte salt, 32-byte digest.
+  return "$argon2id$v=19$m=" + std::to_string(resolved.mem / 1024) +
+         ",t=" + std::to_string(resolved.ops) + ",p=1$" + Base64NoPadding(RandomBytes(16)) + "$" +
+         Base64NoPadding(RandomBytes(32));
+}
+
+StatusOr<std::string> HashPassword(std::string_view password, PasswordHashCost cost) {
+  PYDEPOT_ASSIGN_OR_RETURN(ResolvedCost resolved, Resolve(cost));
+  const unsigned long long ops = resolved.ops;  // NOLINT(google-runtime-int): libsodium's type
+  const std::size_t mem = resolved.mem;
   std::array<char, crypto_pwhash_STRBYTES> out{};
   if (crypto_pwhash_str_alg(out.data(), password.data(), password.size(), ops, mem,
                             crypto_pwhash_ALG_ARGON2ID13) != 0) {

@@ -21,6 +21,12 @@ struct PasswordHashCost {
 // is outside libsodium's limits; kResourceExhausted when the memory cannot be allocated.
 StatusOr<std::string> HashPassword(std::string_view password, PasswordHashCost cost);
 
+// A well-formed "$argon2id$..." string with the given cost, a random salt and a random digest:
+// verifying any password against it costs a full argon2id run and fails. Unknown users are
+// checked against it, so they cost what known users cost; built without hashing, so starting
+// the server costs no argon2id run. kInvalidArgument as HashPassword.
+StatusOr<std::string> UnmatchableHash(PasswordHashCost cost);
+
 // True when `password` matches `hash` (any argon2 string libsodium reads, with its own embedded
 // cost). False on a mismatch or a malformed hash.
 bool VerifyPassword(const std::string& hash, std::string_view password);

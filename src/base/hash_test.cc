@@ -82,6 +82,31 @@ TEST(HashTest, ChunkedMegabyteEqualsOneShot) {
   EXPECT_EQ(one_shot.blake2b_256.size(), 64U);
 }
 
+TEST(HashTest, LargeUpdatesHashedInParallelMatchSmallUpdates) {
+  // Updates of 64 KiB and more run MD5 on a helper thread; the digests must not change.
+  std::string data(3 << 20, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<char>((i * 7919 + 13) % 253);
+  }
+  Hasher small;
+  for (std::size_t offset = 0; offset < data.size(); offset += 4096) {
+    small.Update(std::string_view{data}.substr(offset, 4096));
+  }
+  const Digests expected = small.Finish();
+  Hasher large;
+  const std::size_t sizes[] = {65536, 1, 262144, 65535, 1 << 20, 65537};
+  std::size_t offset = 0;
+  for (std::size_t i = 0; offset < data.size(); ++i) {
+    const std::size_t n = std::min(sizes[i % std::size(sizes)], data.size() - offset);
+    large.Update(std::string_view{data}.substr(offset, n));
+    offset += n;
+  }
+  const Digests got = large.Finish();
+  EXPECT_EQ(got.sha256, expected.sha256);
+  EXPECT_EQ(got.md5, expected.md5);
+  EXPECT_EQ(got.blake2b_256, expected.blake2b_256);
+}
+
 TEST(HashTest, HexEncode) {
   EXPECT_EQ(HexEncode(""), "");
   EXPECT_EQ(HexEncode(std::string("\x00\x01\x7f\x80\xfe\xff", 6)), "00017f80feff");

@@ -156,6 +156,8 @@ struct ServeFlags {
   std::int64_t max_upload_size = std::int64_t{1} << 30;
   int cache_ttl_ms = 2000;
   int threads = 0;
+  int blocking_threads = 0;
+  std::int64_t cache_mb = 128;
   std::string temp_dir;
   int redirect_downloads = 0;
 };
@@ -194,9 +196,13 @@ int Serve(const ServeFlags& flags) {
     }
   }
 
-  std::filesystem::path temp_dir = flags.temp_dir.empty()
-                                       ? std::filesystem::temp_directory_path() / "pydepot-uploads"
-                                       : std::filesystem::path(flags.temp_dir);
+  // Uploads spool where the store can take them over without a copy (a local store's own temp
+  // directory), else in the system's temp directory.
+  std::filesystem::path temp_dir = flags.temp_dir;
+  if (temp_dir.empty()) {
+    auto spool = (*storage)->SpoolDirectory();
+    temp_dir = spool ? *spool : std::filesystem::temp_directory_path() / "pydepot-uploads";
+  }
   std::error_code ec;
   std::filesystem::create_directories(temp_dir, ec);
   if (ec) {
@@ -206,6 +212,8 @@ int Serve(const ServeFlags& flags) {
 
   index::IndexOptions index_options;
   index_options.cache_ttl = std::chrono::milliseconds(flags.cache_ttl_ms);
+  index_options.cache_bytes = static_cast<std::size_t>(std::max<std::int64_t>(flags.cache_mb, 1))
+                              << 20;
   auto index = index::Index::Create(**storage, index_options);
   http::HandlerOptions handler_options;
   handler_options.public_read = flags.public_read;
@@ -216,7 +224,8 @@ int Serve(const ServeFlags& flags) {
   http::ServerOptions server_options;
   server_options.host = address->host;
   server_options.port = address->port;
-  server_options.threads = flags.threads;
+  server_options.io_threads = flags.threads;
+  server_options.threads = flags.blocking_threads;
   server_options.max_body_bytes = flags.max_upload_size + (1 << 20);
   auto server = http::Server::Create(server_options, handlers);
   if (!server.has_value()) {
@@ -357,9 +366,20 @@ int Run(int argc, char** argv) {
   serve->add_option("--cache-ttl-ms", serve_flags.cache_ttl_ms,
                     "How long cached index pages are trusted before checking the storage "
                     "(default 2000)");
-  serve->add_option("--threads", serve_flags.threads, "Worker threads (default 4 per core)");
-  serve->add_option("--temp-dir", serve_flags.temp_dir,
-                    "Where uploads are spooled before they are stored (default $TMPDIR)");
+  serve->add_option("--threads", serve_flags.threads,
+                    "Network threads; they never wait on the storage (default: one per core)");
+  serve->add_option("--blocking-threads", serve_flags.blocking_threads,
+                    "Threads for storage calls and password checks (default: 4 per core, at "
+                    "least 16)");
+  serve
+      ->add_option("--cache-size", serve_flags.cache_mb,
+                   "Memory for cached project pages, in MiB (default 128); the least recently "
+                   "used are dropped past it")
+      ->check(CLI::Range(1, 1 << 20));
+  serve->add_option(
+      "--temp-dir", serve_flags.temp_dir,
+      "Where uploads are spooled before they are stored (default: the local storage's own temp "
+      "directory, else $TMPDIR/pydepot-uploads)");
   serve->add_option("--redirect-downloads", serve_flags.redirect_downloads,
                     "Answer file downloads with a redirect to a presigned storage URL valid "
                     "this many seconds (S3 and GCS; 0, the default, streams through pydepot)");

@@ -1,7 +1,12 @@
 #include "http/handlers.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <iostream>
 
@@ -37,11 +42,27 @@ std::string_view RequestHead::Header(std::string_view name) const {
   return {};
 }
 
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
 std::int64_t Response::ContentLength() const {
   if (declared_length) {
     return *declared_length;
   }
-  if (stream) {
+  if (stream || file.valid()) {
     return stream_length;
   }
   if (page_owner) {
@@ -192,22 +213,34 @@ bool IfNoneMatchHits(std::string_view header, std::string_view etag) {
 }
 
 // A page from the cache: 304 when the client holds it, else the bytes (shared, not copied).
+// A page from the cache: 304 when the client holds it, else the bytes (shared, not copied),
+// gzip-compressed when the page has a compressed form and the client accepts it.
 Response PageResponse(const RequestHead& head, std::shared_ptr<const void> owner,
                       const index::Page& page, std::string_view content_type,
                       std::string_view cache_control, bool vary_accept) {
+  const bool compressible = !page.gzip.empty();
+  const bool gzip = compressible && AcceptsGzip(head.Header("Accept-Encoding"));
+  const std::string& etag = gzip ? page.gzip_etag : page.etag;
   Response res;
-  res.SetHeader("ETag", page.etag);
+  res.headers.reserve(6);
+  res.SetHeader("ETag", etag);
   res.SetHeader("Cache-Control", std::string(cache_control));
   if (vary_accept) {
-    res.SetHeader("Vary", "Accept, Authorization");
+    res.SetHeader(
+        "Vary", compressible ? "Accept, Authorization, Accept-Encoding" : "Accept, Authorization");
+  } else if (compressible) {
+    res.SetHeader("Vary", "Accept-Encoding");
   }
-  if (IfNoneMatchHits(head.Header("If-None-Match"), page.etag)) {
+  if (IfNoneMatchHits(head.Header("If-None-Match"), etag)) {
     res.status = 304;
     return res;
   }
   res.SetHeader("Content-Type", std::string(content_type));
+  if (gzip) {
+    res.SetHeader("Content-Encoding", "gzip");
+  }
   res.page_owner = std::move(owner);
-  res.page = page.body;
+  res.page = gzip ? std::string_view(page.gzip) : std::string_view(page.body);
   return res;
 }
 
@@ -331,7 +364,7 @@ bool Handlers::IsUpload(const RequestHead& head) {
 }
 
 std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHead& head,
-                                                                auth::Role needed) {
+                                                                auth::Role needed, Mode& mode) {
   std::string_view authorization = head.Header("Authorization");
   if (authorization.empty()) {
     if (needed == auth::Role::kRead && options_.public_read) {
@@ -345,10 +378,19 @@ std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHea
     return res;
   }
   auto credentials = auth::ParseBasicAuthorization(authorization);
-  StatusOr<auth::Role> role =
-      credentials.has_value()
-          ? authenticator_.Authenticate(credentials->user, credentials->password)
-          : StatusOr<auth::Role>(credentials.error());
+  StatusOr<auth::Role> role = UnauthenticatedError("no credentials");
+  if (!credentials.has_value()) {
+    role = credentials.error();
+  } else if (mode.memory_only) {
+    auto cached = authenticator_.AuthenticateCached(credentials->user, credentials->password);
+    if (!cached) {
+      mode.would_block = true;
+      return ErrorResponse(503, "retry");
+    }
+    role = *std::move(cached);
+  } else {
+    role = authenticator_.Authenticate(credentials->user, credentials->password);
+  }
   if (!role.has_value()) {
     if (role.error().code() != StatusCode::kUnauthenticated) {
       return ErrorResponse(503, "Cannot check credentials right now; retry.",
@@ -394,6 +436,45 @@ std::string FileCacheControl(bool authenticated) {
 }  // namespace
 
 Response Handlers::Handle(const RequestHead& head) {
+  Mode mode;
+  return Route(head, mode);
+}
+
+std::optional<Response> Handlers::TryHandleInMemory(const RequestHead& head) {
+  Mode mode{.memory_only = true};
+  Response res = Route(head, mode);
+  if (mode.would_block) {
+    return std::nullopt;
+  }
+  return res;
+}
+
+StatusOr<std::shared_ptr<const index::ProjectView>> Handlers::LookupProject(std::string_view name,
+                                                                            Mode& mode) {
+  if (!mode.memory_only) {
+    return index_.GetProject(name);
+  }
+  auto cached = index_.PeekProject(name);
+  if (!cached) {
+    mode.would_block = true;
+    return UnavailableError("not in memory");
+  }
+  return *std::move(cached);
+}
+
+StatusOr<std::shared_ptr<const index::RootView>> Handlers::LookupRoot(Mode& mode) {
+  if (!mode.memory_only) {
+    return index_.GetRoot();
+  }
+  auto cached = index_.PeekRoot();
+  if (!cached) {
+    mode.would_block = true;
+    return UnavailableError("not in memory");
+  }
+  return *std::move(cached);
+}
+
+Response Handlers::Route(const RequestHead& head, Mode& mode) {
   std::string_view target = head.target;
   std::string_view path = target.substr(0, target.find('?'));
   if (path.empty() || path.front() != '/') {
@@ -425,7 +506,7 @@ Response Handlers::Handle(const RequestHead& head) {
     segments.pop_back();
   }
 
-  auto authorize = [&]() { return Authorize(head, auth::Role::kRead); };
+  auto authorize = [&]() { return Authorize(head, auth::Role::kRead, mode); };
   Response res;
   auto run = [&](auto&& fn) {
     auto who = authorize();
@@ -436,23 +517,24 @@ Response Handlers::Handle(const RequestHead& head) {
   };
 
   if (segments.empty()) {
-    res = run([&](const Principal& who) { return HumanRoot(head, who); });
+    res = run([&](const Principal& who) { return HumanRoot(head, who, mode); });
   } else if (segments[0] == "simple") {
     if (segments.size() == 1) {
-      res = trailing_slash ? run([&](const Principal& who) { return SimpleRoot(head, who); })
+      res = trailing_slash ? run([&](const Principal& who) { return SimpleRoot(head, who, mode); })
                            : Redirect("/simple/");
     } else if (segments.size() == 2) {
       const std::string normalized = model::NormalizeProjectName(segments[1]);
       if (!trailing_slash || normalized != segments[1]) {
         res = Redirect("/simple/" + render::PercentEncode(normalized) + "/");
       } else {
-        res = run([&](const Principal& who) { return SimpleProject(head, normalized, who); });
+        res = run([&](const Principal& who) { return SimpleProject(head, normalized, who, mode); });
       }
     } else {
       res = ErrorResponse(404, "Not found.");
     }
   } else if (segments[0] == "files" && segments.size() == 3 && !trailing_slash) {
-    res = run([&](const Principal& who) { return File(head, segments[1], segments[2], who); });
+    res =
+        run([&](const Principal& who) { return File(head, segments[1], segments[2], who, mode); });
   } else if (segments[0] == "pypi" && segments.size() >= 3 && segments.size() <= 4 &&
              segments.back() == "json") {
     const std::string normalized = model::NormalizeProjectName(segments[1]);
@@ -467,7 +549,8 @@ Response Handlers::Handle(const RequestHead& head) {
       if (segments.size() == 4) {
         version = segments[2];
       }
-      res = run([&](const Principal& who) { return PypiJson(head, normalized, version, who); });
+      res =
+          run([&](const Principal& who) { return PypiJson(head, normalized, version, who, mode); });
     }
   } else if (segments[0] == "project" && (segments.size() == 2 || segments.size() == 3)) {
     // /project/<name>/ and /project/<name>/<version>/ (PyPI JSON's release_url).
@@ -481,7 +564,8 @@ Response Handlers::Handle(const RequestHead& head) {
     if (!trailing_slash || normalized != segments[1]) {
       res = Redirect(location);
     } else {
-      res = run([&](const Principal& who) { return HumanProject(head, normalized, version, who); });
+      res = run(
+          [&](const Principal& who) { return HumanProject(head, normalized, version, who, mode); });
     }
   } else {
     res = ErrorResponse(404, "Not found.");
@@ -490,8 +574,8 @@ Response Handlers::Handle(const RequestHead& head) {
   return res;
 }
 
-Response Handlers::SimpleRoot(const RequestHead& head, const Principal& who) {
-  auto root = index_.GetRoot();
+Response Handlers::SimpleRoot(const RequestHead& head, const Principal& who, Mode& mode) {
+  auto root = LookupRoot(mode);
   if (!root.has_value()) {
     return ErrorResponse(HttpStatusFor(root.error()), "Index unavailable; retry.");
   }
@@ -505,8 +589,8 @@ Response Handlers::SimpleRoot(const RequestHead& head, const Principal& who) {
 }
 
 Response Handlers::SimpleProject(const RequestHead& head, std::string_view name,
-                                 const Principal& who) {
-  auto project = index_.GetProject(name);
+                                 const Principal& who, Mode& mode) {
+  auto project = LookupProject(name, mode);
   if (!project.has_value()) {
     if (project.error().code() == StatusCode::kNotFound) {
       return ErrorResponse(404, "Project '" + std::string(name) + "' not found.");
@@ -540,11 +624,11 @@ Response FileUnavailable(const Status& status) {
 }  // namespace
 
 Response Handlers::File(const RequestHead& head, std::string_view project,
-                        std::string_view filename, const Principal& who) {
+                        std::string_view filename, const Principal& who, Mode& mode) {
   if (model::NormalizeProjectName(project) != project) {
     return ErrorResponse(404, "Not found.");
   }
-  auto view = index_.GetProject(project);
+  auto view = LookupProject(project, mode);
   if (!view.has_value()) {
     return ErrorResponse(
         view.error().code() == StatusCode::kNotFound ? 404 : 503,
@@ -580,6 +664,66 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
     return ErrorResponse(404, "File not found.");
   }
   const std::string& key = *key_or;
+
+  // Picks the byte range of a `size`-byte file from the Range header: sets first/length (and
+  // the 206 status and Content-Range), or returns the 416 answer.
+  std::int64_t first = 0;
+  std::int64_t length = 0;
+  auto select_range = [&](std::int64_t size) -> std::optional<Response> {
+    first = 0;
+    length = size;
+    std::string_view range_header = head.Header("Range");
+    std::string_view if_range = head.Header("If-Range");
+    if (range_header.empty() || (!if_range.empty() && if_range != etag)) {
+      return std::nullopt;
+    }
+    auto range = ParseRange(range_header, size);
+    if (!range) {
+      return std::nullopt;
+    }
+    if (range->length < 0) {
+      Response unsatisfiable = ErrorResponse(416, "Requested range not satisfiable.");
+      unsatisfiable.SetHeader("Content-Range", "bytes */" + std::to_string(size));
+      return unsatisfiable;
+    }
+    first = range->first;
+    length = range->length;
+    res.status = 206;
+    res.SetHeader("Content-Range", "bytes " + std::to_string(first) + "-" +
+                                       std::to_string(first + length - 1) + "/" +
+                                       std::to_string(size));
+    return std::nullopt;
+  };
+
+  // A local store: the file is opened here and sent with sendfile(2), without a store round
+  // trip, so this works on the network threads too.
+  auto local = storage.LocalPath(key);
+  if (local.has_value()) {
+    FileDescriptor file(::open(local->c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!file.valid() || ::fstat(file.get(), &st) != 0) {
+      return FileUnavailable(errno == ENOENT ? NotFoundError(key)
+                                             : UnavailableError(key + ": cannot open"));
+    }
+    if (auto refused = select_range(static_cast<std::int64_t>(st.st_size))) {
+      return *std::move(refused);
+    }
+    if (head.method == "HEAD") {
+      res.declared_length = length;
+      return res;
+    }
+    res.file = std::move(file);
+    res.file_offset = first;
+    res.stream_length = length;
+    return res;
+  }
+  if (local.error().code() != StatusCode::kUnimplemented) {
+    return FileUnavailable(local.error());
+  }
+  if (mode.memory_only) {
+    mode.would_block = true;  // a remote store: Head, presign and Open go over the network
+    return res;
+  }
   std::int64_t size = entry->size;
   if (metadata) {
     auto info = storage.Head(key);
@@ -588,24 +732,8 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
     }
     size = info->size;
   }
-  std::int64_t first = 0;
-  std::int64_t length = size;
-  std::string_view range_header = head.Header("Range");
-  std::string_view if_range = head.Header("If-Range");
-  if (!range_header.empty() && (if_range.empty() || if_range == etag)) {
-    if (auto range = ParseRange(range_header, size)) {
-      if (range->length < 0) {
-        Response unsatisfiable = ErrorResponse(416, "Requested range not satisfiable.");
-        unsatisfiable.SetHeader("Content-Range", "bytes */" + std::to_string(size));
-        return unsatisfiable;
-      }
-      first = range->first;
-      length = range->length;
-      res.status = 206;
-      res.SetHeader("Content-Range", "bytes " + std::to_string(first) + "-" +
-                                         std::to_string(first + length - 1) + "/" +
-                                         std::to_string(size));
-    }
+  if (auto refused = select_range(size)) {
+    return *std::move(refused);
   }
   if (!metadata && options_.redirect_downloads_ttl.count() > 0 && head.method == "GET") {
     auto url = storage.PresignedGetUrl(key, options_.redirect_downloads_ttl);
@@ -637,8 +765,9 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
 }
 
 Response Handlers::PypiJson(const RequestHead& head, std::string_view project,
-                            std::optional<std::string_view> version, const Principal& who) {
-  auto view = index_.GetProject(project);
+                            std::optional<std::string_view> version, const Principal& who,
+                            Mode& mode) {
+  auto view = LookupProject(project, mode);
   if (!view.has_value()) {
     return ErrorResponse(
         view.error().code() == StatusCode::kNotFound ? 404 : 503,
@@ -665,8 +794,8 @@ Response Handlers::PypiJson(const RequestHead& head, std::string_view project,
   return res;
 }
 
-Response Handlers::HumanRoot(const RequestHead& head, const Principal& who) {
-  auto root = index_.GetRoot();
+Response Handlers::HumanRoot(const RequestHead& head, const Principal& who, Mode& mode) {
+  auto root = LookupRoot(mode);
   if (!root.has_value()) {
     return ErrorResponse(503, "Index unavailable; retry.");
   }
@@ -675,8 +804,9 @@ Response Handlers::HumanRoot(const RequestHead& head, const Principal& who) {
 }
 
 Response Handlers::HumanProject(const RequestHead& head, std::string_view name,
-                                std::optional<std::string_view> version, const Principal& who) {
-  auto view = index_.GetProject(name);
+                                std::optional<std::string_view> version, const Principal& who,
+                                Mode& mode) {
+  auto view = LookupProject(name, mode);
   if (!view.has_value()) {
     return ErrorResponse(
         view.error().code() == StatusCode::kNotFound ? 404 : 503,
@@ -726,7 +856,8 @@ std::string Handlers::TooLargeMessage() const {
 Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
   UploadStart start;
   std::string_view accept = head.Header("Accept");
-  auto who = Authorize(head, auth::Role::kUpload);
+  Mode mode;
+  auto who = Authorize(head, auth::Role::kUpload, mode);
   if (auto* refused = std::get_if<Response>(&who)) {
     start.reject = std::move(*refused);
     return start;

@@ -32,6 +32,24 @@ struct RequestHead {
   std::string_view Header(std::string_view name) const;
 };
 
+// An open file descriptor, closed when the owner goes away. Move-only.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
 struct Response {
   unsigned status = 200;
   std::string reason;  // custom reason phrase; "" for the standard one
@@ -43,6 +61,8 @@ struct Response {
   std::string_view page;                        // cached bytes owned by page_owner
   std::unique_ptr<storage::ReadStream> stream;  // a file range, stream_length bytes
   std::int64_t stream_length = 0;
+  FileDescriptor file;  // a local file: stream_length bytes from file_offset, sent with sendfile
+  std::int64_t file_offset = 0;
 
   // The length a HEAD answer declares when no body is attached (files answer HEAD without
   // opening them).
@@ -98,6 +118,11 @@ class Handlers {
   // Every request that is not an upload.
   Response Handle(const RequestHead& head);
 
+  // As Handle, when the answer can be given from memory and local files alone (a cached page,
+  // a remembered credential, a file of a local store); nullopt when it would wait on the store
+  // or hash a password: then call Handle on a thread that may block. Never blocks on I/O.
+  std::optional<Response> TryHandleInMemory(const RequestHead& head);
+
   // Checks an upload before its body is read: credentials and role, Content-Length against the
   // limit (413), a multipart Content-Type. Returns the body sink, or the response that refuses
   // the upload (the caller then closes the connection without reading the body).
@@ -120,19 +145,32 @@ class Handlers {
     std::string user;  // "" for anonymous
     auth::Role role = auth::Role::kRead;
   };
-  // The caller's identity if it holds `needed`, else the 401/403 response.
-  std::variant<Principal, Response> Authorize(const RequestHead& head, auth::Role needed);
+  // How one request may get what it needs. With memory_only, a lookup that would block sets
+  // would_block and fails; the response built from it is then thrown away.
+  struct Mode {
+    bool memory_only = false;
+    bool would_block = false;
+  };
 
-  Response SimpleRoot(const RequestHead& head, const Principal& who);
-  Response SimpleProject(const RequestHead& head, std::string_view name, const Principal& who);
+  Response Route(const RequestHead& head, Mode& mode);
+  // The caller's identity if it holds `needed`, else the 401/403 response.
+  std::variant<Principal, Response> Authorize(const RequestHead& head, auth::Role needed,
+                                              Mode& mode);
+  StatusOr<std::shared_ptr<const index::ProjectView>> LookupProject(std::string_view name,
+                                                                    Mode& mode);
+  StatusOr<std::shared_ptr<const index::RootView>> LookupRoot(Mode& mode);
+
+  Response SimpleRoot(const RequestHead& head, const Principal& who, Mode& mode);
+  Response SimpleProject(const RequestHead& head, std::string_view name, const Principal& who,
+                         Mode& mode);
   Response File(const RequestHead& head, std::string_view project, std::string_view filename,
-                const Principal& who);
+                const Principal& who, Mode& mode);
   Response PypiJson(const RequestHead& head, std::string_view project,
-                    std::optional<std::string_view> version, const Principal& who);
-  Response HumanRoot(const RequestHead& head, const Principal& who);
+                    std::optional<std::string_view> version, const Principal& who, Mode& mode);
+  Response HumanRoot(const RequestHead& head, const Principal& who, Mode& mode);
   // `version`: the page of one release (PyPI JSON's info.release_url); 404 when it has none.
   Response HumanProject(const RequestHead& head, std::string_view name,
-                        std::optional<std::string_view> version, const Principal& who);
+                        std::optional<std::string_view> version, const Principal& who, Mode& mode);
 
   // Most body bytes an upload may send (the file limit plus room for the form), and the 413
   // message that names the file limit.

@@ -1,6 +1,7 @@
 #include "http/handlers.h"
 
 #include <sodium.h>
+#include <unistd.h>
 
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "auth/auth.h"
+#include "base/gzip.h"
 #include "base/hash.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -98,6 +100,12 @@ std::string Header(const Response& res, std::string_view name) {
 
 // The bytes the server would send as the body (a stream is read to its end).
 std::string BodyOf(Response& res) {
+  if (res.file.valid()) {
+    std::string out(static_cast<std::size_t>(res.stream_length), '\0');
+    const ssize_t n = ::pread(res.file.get(), out.data(), out.size(), res.file_offset);
+    EXPECT_EQ(n, res.stream_length);
+    return out;
+  }
   if (res.stream) {
     std::string out;
     std::string buffer(4096, '\0');
@@ -997,6 +1005,121 @@ TEST_F(HandlersTest, HttpStatusMapping) {
   EXPECT_EQ(HttpStatusFor(NotFoundError("x")), 404U);
   EXPECT_EQ(HttpStatusFor(UnavailableError("x")), 503U);
   EXPECT_EQ(HttpStatusFor(InternalError("x")), 500U);
+}
+
+// --- Performance paths: gzip, answers from memory, local files ------------------------------
+
+TEST_F(HandlersTest, PagesAreGzippedWhenTheClientAcceptsIt) {
+  // Enough releases that the page is worth compressing.
+  for (int i = 0; i < 30; ++i) {
+    const std::string version = "1." + std::to_string(i);
+    auto outcome =
+        index_->Upload(MakeForm(dir_, "foo-" + version + ".tar.gz",
+                                Sdist("foo-" + version, Metadata("Foo", version)), "foo", version),
+                       "uploader");
+    ASSERT_TRUE(outcome.has_value()) << outcome.error();
+  }
+  Response plain = Get("/simple/foo/");
+  ASSERT_EQ(plain.status, 200U);
+  EXPECT_EQ(Header(plain, "Content-Encoding"), "");
+  EXPECT_THAT(Header(plain, "Vary"), HasSubstr("Accept-Encoding"));
+  const std::string identity = BodyOf(plain);
+
+  Response packed = Get("/simple/foo/", {{"Accept-Encoding", "gzip, deflate"}});
+  ASSERT_EQ(packed.status, 200U);
+  EXPECT_EQ(Header(packed, "Content-Encoding"), "gzip");
+  EXPECT_EQ(Header(packed, "Content-Type"), Header(plain, "Content-Type"));
+  EXPECT_THAT(Header(packed, "Vary"), HasSubstr("Accept-Encoding"));
+  EXPECT_NE(Header(packed, "ETag"), Header(plain, "ETag")) << "another representation";
+  const std::string compressed = BodyOf(packed);
+  EXPECT_LT(compressed.size(), identity.size());
+  auto unpacked = GzipDecompress(compressed, identity.size());
+  ASSERT_TRUE(unpacked.has_value());
+  EXPECT_EQ(*unpacked, identity);
+
+  Response again =
+      Get("/simple/foo/", {{"Accept-Encoding", "gzip"}, {"If-None-Match", Header(packed, "ETag")}});
+  EXPECT_EQ(again.status, 304U);
+  Response refused = Get("/simple/foo/", {{"Accept-Encoding", "gzip;q=0"}});
+  EXPECT_EQ(Header(refused, "Content-Encoding"), "");
+
+  // The root list and the JSON form too.
+  Response json = Get("/simple/foo/", {{"Accept", kJsonType}, {"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(Header(json, "Content-Encoding"), "gzip");
+  auto parsed = json::parse(*GzipDecompress(BodyOf(json), 1 << 20));
+  EXPECT_EQ(parsed.at("name"), "foo");
+}
+
+TEST_F(HandlersTest, InMemoryAnswersOnlyWhatNeedsNoStoreAndNoHash) {
+  UploadFoo();
+  // The index cached foo when it stored it; the reader's password was never verified.
+  EXPECT_EQ(handlers_->TryHandleInMemory(ReaderGet("/simple/foo/")), std::nullopt);
+  Response verified = Get("/simple/foo/");
+  ASSERT_EQ(verified.status, 200U);
+  auto fast = handlers_->TryHandleInMemory(ReaderGet("/simple/foo/"));
+  ASSERT_TRUE(fast.has_value());
+  EXPECT_EQ(fast->status, 200U);
+  EXPECT_EQ(BodyOf(*fast), BodyOf(verified));
+  EXPECT_EQ(Header(*fast, "ETag"), Header(verified, "ETag"));
+  // A wrong password is never decided from memory (it costs a full hash on the slow path).
+  EXPECT_EQ(handlers_->TryHandleInMemory(Head(
+                "GET", "/simple/foo/", {{"Authorization", BasicAuth("reader", "wrong-password")}})),
+            std::nullopt);
+  // Refusals that need nothing are answered at once.
+  auto anonymous = handlers_->TryHandleInMemory(Head("GET", "/simple/foo/"));
+  ASSERT_TRUE(anonymous.has_value());
+  EXPECT_EQ(anonymous->status, 401U);
+  // A project never asked for is not in memory; once asked, its absence is.
+  EXPECT_EQ(handlers_->TryHandleInMemory(ReaderGet("/simple/nothing/")), std::nullopt);
+  EXPECT_EQ(Get("/simple/nothing/").status, 404U);
+  auto missing = handlers_->TryHandleInMemory(ReaderGet("/simple/nothing/"));
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_EQ(missing->status, 404U);
+  // Files of a store without local paths need the store.
+  EXPECT_EQ(handlers_->TryHandleInMemory(ReaderGet(std::string("/files/foo/") + kSdistName)),
+            std::nullopt);
+}
+
+TEST(HandlersLocalStoreTest, FilesAreSentFromAnOpenDescriptorWithRanges) {
+  TempDir root;
+  TempDir dir;
+  auto storage = storage::NewLocalStorage(root.path());
+  ASSERT_TRUE(storage.has_value()) << storage.error();
+  auto index = index::Index::Create(**storage);
+  auto authenticator = auth::Authenticator::Create(**storage, FastAuthOptions());
+  ASSERT_TRUE(authenticator.has_value());
+  HandlerOptions options;
+  options.public_read = true;
+  options.temp_dir = dir.path();
+  Handlers handlers(*index, **authenticator, options);
+  const std::string sdist = Sdist("foo-1.0", Metadata("Foo", "1.0"));
+  auto outcome = index->Upload(MakeForm(dir, kSdistName, sdist, "foo", "1.0"), "uploader");
+  ASSERT_TRUE(outcome.has_value()) << outcome.error();
+
+  RequestHead get;
+  get.method = "GET";
+  get.target = std::string("/files/foo/") + kSdistName;
+  auto whole = handlers.TryHandleInMemory(get);
+  ASSERT_TRUE(whole.has_value()) << "a local file needs no store round trip";
+  ASSERT_EQ(whole->status, 200U);
+  EXPECT_TRUE(whole->file.valid());
+  EXPECT_EQ(whole->stream, nullptr);
+  EXPECT_EQ(whole->ContentLength(), static_cast<std::int64_t>(sdist.size()));
+  EXPECT_EQ(BodyOf(*whole), sdist);
+
+  get.headers = {{"Range", "bytes=10-19"}};
+  Response part = handlers.Handle(get);
+  ASSERT_EQ(part.status, 206U);
+  EXPECT_EQ(part.file_offset, 10);
+  EXPECT_EQ(part.ContentLength(), 10);
+  EXPECT_EQ(BodyOf(part), sdist.substr(10, 10));
+
+  get.method = "HEAD";
+  get.headers.clear();
+  Response head = handlers.Handle(get);
+  EXPECT_EQ(head.status, 200U);
+  EXPECT_FALSE(head.file.valid());
+  EXPECT_EQ(head.ContentLength(), static_cast<std::int64_t>(sdist.size()));
 }
 
 }  // namespace

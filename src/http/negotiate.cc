@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,45 @@ bool PrefersJsonErrors(std::string_view accept) {
     }
   }
   return json_q > 0 && json_q >= text_q;
+}
+
+bool AcceptsGzip(std::string_view accept_encoding) {
+  std::optional<double> gzip_q;
+  std::optional<double> any_q;
+  std::size_t start = 0;
+  while (start < accept_encoding.size()) {
+    std::size_t comma = accept_encoding.find(',', start);
+    std::string_view item = accept_encoding.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    start = comma == std::string_view::npos ? accept_encoding.size() : comma + 1;
+    std::size_t semi = item.find(';');
+    std::string_view coding = Trim(item.substr(0, semi));
+    double q = 1.0;
+    while (semi != std::string_view::npos) {
+      std::size_t next = item.find(';', semi + 1);
+      std::string_view param = Trim(item.substr(
+          semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
+      semi = next;
+      if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=' &&
+          !ParseQ(Trim(param.substr(2)), &q)) {
+        q = 0;  // a malformed weight does not accept
+      }
+    }
+    auto equals = [&](std::string_view name) {
+      return coding.size() == name.size() &&
+             std::equal(coding.begin(), coding.end(), name.begin(),
+                        [](unsigned char a, unsigned char b) { return std::tolower(a) == b; });
+    };
+    if (equals("gzip") || equals("x-gzip")) {
+      gzip_q = std::max(gzip_q.value_or(0.0), q);
+    } else if (coding == "*") {
+      any_q = q;
+    }
+  }
+  if (gzip_q) {
+    return *gzip_q > 0;
+  }
+  return any_q.value_or(0.0) > 0;
 }
 
 }  // namespace pydepot::http

@@ -22,4 +22,8 @@ SimpleFormat NegotiateSimpleFormat(std::string_view accept);
 // it named), as uv does for upload errors (STANDARDS UP-11).
 bool PrefersJsonErrors(std::string_view accept);
 
+// True when an Accept-Encoding header accepts gzip: "gzip" or "x-gzip" with a q above 0, or "*"
+// with a q above 0 when gzip is not named. Absent or empty: false (identity).
+bool AcceptsGzip(std::string_view accept_encoding);
+
 }  // namespace pydepot::http

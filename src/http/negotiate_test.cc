@@ -70,5 +70,20 @@ TEST(NegotiateTest, JsonErrors) {
   EXPECT_FALSE(PrefersJsonErrors("text/plain, application/json;q=0.5"));
 }
 
+TEST(AcceptsGzipTest, NamedWildcardAndRefused) {
+  EXPECT_FALSE(AcceptsGzip(""));
+  EXPECT_TRUE(AcceptsGzip("gzip"));
+  EXPECT_TRUE(AcceptsGzip("gzip, deflate, br"));  // what pip (urllib3) and curl send
+  EXPECT_TRUE(AcceptsGzip("br;q=1.0, GZIP;q=0.5"));
+  EXPECT_TRUE(AcceptsGzip("x-gzip"));
+  EXPECT_TRUE(AcceptsGzip("identity, *;q=0.1"));
+  EXPECT_FALSE(AcceptsGzip("identity"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0.000, *"));  // named beats the wildcard
+  EXPECT_FALSE(AcceptsGzip("*;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=2"));  // malformed weight
+  EXPECT_FALSE(AcceptsGzip("gzipx, deflate"));
+}
+
 }  // namespace
 }  // namespace pydepot::http

@@ -1,12 +1,21 @@
 #include "http/server.h"
 
+#include <sys/sendfile.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <charconv>
+#include <ctime>
 #include <iostream>
 #include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -19,6 +28,7 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
 constexpr std::size_t kChunkBytes = 256 * 1024;
@@ -30,71 +40,192 @@ RequestHead MakeHead(const bhttp::request_parser<bhttp::buffer_body>& parser,
   head.method = std::string(req.method_string());
   head.target = std::string(req.target());
   head.remote_address = remote;
+  head.headers.reserve(8);
   for (const auto& field : req) {
     head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   return head;
 }
 
-// Writes `res`: the head through Beast's serializer, then the body bytes.
-awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res, bool keep_alive,
-                              std::chrono::seconds timeout) {
-  bhttp::response<bhttp::empty_body> header;
-  header.version(11);
-  header.result(res.status);
-  if (!res.reason.empty()) {
-    header.reason(res.reason);
-  }
-  header.set(bhttp::field::server, "pydepot");
-  for (const auto& [name, value] : res.headers) {
-    if (!beast::iequals(name, "Content-Length")) {
-      header.set(name, value);
-    }
-  }
-  const bool no_body =
-      res.status == 304 || res.status == 204 || (res.status >= 100 && res.status < 200);
-  const std::int64_t length = res.ContentLength();
-  if (!no_body) {
-    header.content_length(static_cast<std::uint64_t>(length));
-  }
-  header.keep_alive(keep_alive && !res.close);
+// Runs `fn` on the blocking pool and resumes the calling coroutine on its own executor with the
+// result: storage round trips, password hashes and upload hashing never hold a network thread.
+template <typename F>
+awaitable<std::invoke_result_t<F&>> OnPool(asio::thread_pool& pool, F fn) {
+  using Result = std::invoke_result_t<F&>;
+  co_return co_await asio::co_spawn(
+      pool, [&fn]() -> awaitable<Result> { co_return fn(); }, use_awaitable);
+}
 
-  bhttp::response_serializer<bhttp::empty_body> serializer(header);
-  stream.expires_after(timeout);
-  auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, kTuple);
+// The current time as an IMF-fixdate for the Date header, formatted at most once a second per
+// thread.
+std::string_view HttpDate() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::array<char, 64> cached{};
+  thread_local std::size_t cached_length = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    cached_length = std::strftime(cached.data(), cached.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_second = now;
+  }
+  return {cached.data(), cached_length};
+}
+
+void AppendHeaderValue(std::string& out, std::string_view value) {
+  // Values are ours, but some quote input (Location): never let one end the header.
+  for (char c : value) {
+    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  }
+}
+
+// Writes the status line and headers of `res` into `out` (reused across requests, so a
+// response head costs no allocation once the buffer has grown).
+void SerializeHead(const Response& res, bool keep_alive, bool http10, bool no_body,
+                   std::string& out) {
+  out.clear();
+  out += "HTTP/1.1 ";
+  std::array<char, 8> code{};
+  auto [end, ec] = std::to_chars(code.data(), code.data() + code.size(), res.status);
+  out.append(code.data(), end);
+  out += ' ';
+  if (!res.reason.empty()) {
+    AppendHeaderValue(out, res.reason);
+  } else {
+    auto reason = bhttp::obsolete_reason(bhttp::int_to_status(res.status));
+    out.append(reason.data(), reason.size());
+  }
+  out += "\r\nServer: pydepot\r\nDate: ";
+  out += HttpDate();
+  out += "\r\n";
+  for (const auto& [name, value] : res.headers) {
+    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection")) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    AppendHeaderValue(out, value);
+    out += "\r\n";
+  }
+  if (!no_body) {
+    out += "Content-Length: ";
+    std::array<char, 24> length{};
+    auto [lend, lec] =
+        std::to_chars(length.data(), length.data() + length.size(), res.ContentLength());
+    out.append(length.data(), lend);
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
+// Waits until the socket can take more bytes, or `timeout` passes (false).
+awaitable<bool> WaitWritable(tcp::socket& socket, std::chrono::seconds timeout) {
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  auto result =
+      co_await (socket.async_wait(tcp::socket::wait_write, kTuple) || timer.async_wait(kTuple));
+  if (result.index() != 0) {
+    co_return false;
+  }
+  auto [ec] = std::get<0>(result);
+  co_return !ec;
+}
+
+// Sends `length` bytes of `fd` from `offset` with sendfile(2): the kernel copies from the page
+// cache to the socket, the bytes never enter this process.
+awaitable<bool> SendFile(beast::tcp_stream& stream, int fd, std::int64_t offset,
+                         std::int64_t length, std::chrono::seconds timeout) {
+  tcp::socket& socket = stream.socket();
+  boost::system::error_code ec;
+  socket.native_non_blocking(true, ec);
   if (ec) {
     co_return false;
   }
-  if (no_body || res.head_only || length == 0) {
-    co_return true;
-  }
-  if (res.stream) {
-    std::vector<char> buffer(kChunkBytes);
-    std::int64_t left = res.stream_length;
-    while (left > 0) {
-      auto got = res.stream->Read(
-          buffer.data(), static_cast<std::size_t>(std::min<std::int64_t>(left, kChunkBytes)));
-      if (!got.has_value() || *got == 0) {
-        co_return false;  // the length is promised: a short body must end the connection
-      }
-      stream.expires_after(timeout);
-      auto [wec, wn] =
-          co_await asio::async_write(stream, asio::buffer(buffer.data(), *got), kTuple);
-      if (wec) {
-        co_return false;
-      }
-      left -= static_cast<std::int64_t>(*got);
+  off_t position = static_cast<off_t>(offset);
+  std::int64_t left = length;
+  while (left > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::int64_t>(left, 1 << 30));
+    const ssize_t sent = ::sendfile(socket.native_handle(), fd, &position, want);
+    if (sent > 0) {
+      left -= sent;
+      continue;
     }
-    co_return true;
+    if (sent == 0) {
+      co_return false;  // the file is shorter than promised: end the connection
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      co_return false;
+    }
+    if (!co_await WaitWritable(socket, timeout)) {
+      co_return false;
+    }
   }
-  std::string_view body = res.page_owner ? res.page : std::string_view(res.body);
-  stream.expires_after(timeout);
-  auto [wec, wn] =
-      co_await asio::async_write(stream, asio::buffer(body.data(), body.size()), kTuple);
-  co_return !wec;
+  co_return true;
 }
 
-awaitable<void> Session(tcp::socket socket, Handlers& handlers, ServerOptions options) {
+// Writes `res`: the head and an in-memory body in one gathered write, a local file with
+// sendfile, a store stream in chunks read on the blocking pool.
+awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res, bool keep_alive,
+                              bool http10, std::chrono::seconds timeout, std::string& head_buffer,
+                              asio::thread_pool& pool) {
+  const bool no_body =
+      res.status == 304 || res.status == 204 || (res.status >= 100 && res.status < 200);
+  keep_alive = keep_alive && !res.close;
+  SerializeHead(res, keep_alive, http10, no_body, head_buffer);
+  const std::int64_t length = no_body ? 0 : res.ContentLength();
+  const bool inline_body = !res.head_only && length > 0 && !res.stream && !res.file.valid();
+  std::string_view body;
+  if (inline_body) {
+    body = res.page_owner ? res.page : std::string_view(res.body);
+  }
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_buffer),
+                                            asio::buffer(body.data(), body.size())};
+  stream.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
+  if (ec) {
+    co_return false;
+  }
+  if (no_body || res.head_only || length == 0 || inline_body) {
+    co_return true;
+  }
+  if (res.file.valid()) {
+    co_return co_await SendFile(stream, res.file.get(), res.file_offset, res.stream_length,
+                                timeout);
+  }
+  std::vector<char> buffer(kChunkBytes);
+  std::int64_t left = res.stream_length;
+  while (left > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::int64_t>(left, kChunkBytes));
+    auto got = co_await OnPool(pool, [&] { return res.stream->Read(buffer.data(), want); });
+    if (!got.has_value() || *got == 0) {
+      co_return false;  // the length is promised: a short body must end the connection
+    }
+    stream.expires_after(timeout);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(buffer.data(), *got), kTuple);
+    if (wec) {
+      co_return false;
+    }
+    left -= static_cast<std::int64_t>(*got);
+  }
+  co_return true;
+}
+
+struct Shared {
+  Handlers& handlers;
+  ServerOptions options;
+  asio::thread_pool& pool;
+};
+
+awaitable<void> Session(tcp::socket socket, Shared& shared) {
+  Handlers& handlers = shared.handlers;
+  const ServerOptions& options = shared.options;
   std::string remote;
   {
     boost::system::error_code ec;
@@ -105,7 +236,9 @@ awaitable<void> Session(tcp::socket socket, Handlers& handlers, ServerOptions op
   }
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  std::vector<char> chunk(kChunkBytes);
+  std::array<std::vector<char>, 2> chunks;  // upload body chunks, allocated by the first upload
+  std::string head_buffer;
+  head_buffer.reserve(1024);
   while (true) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -125,15 +258,17 @@ awaitable<void> Session(tcp::socket socket, Handlers& handlers, ServerOptions op
                         ec == bhttp::error::header_limit ? "Request header fields too large."
                                                          : "Malformed HTTP request.");
       bad.close = true;
-      co_await WriteResponse(stream, bad, false, options.header_timeout);
+      co_await WriteResponse(stream, bad, false, false, options.header_timeout, head_buffer,
+                             shared.pool);
       break;
     }
     RequestHead head = MakeHead(parser, remote);
     const bool keep_alive = parser.get().keep_alive();
+    const bool http10 = parser.get().version() == 10;
     Response res;
     parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
     if (Handlers::IsUpload(head)) {
-      auto start = handlers.BeginUpload(head);
+      auto start = co_await OnPool(shared.pool, [&] { return handlers.BeginUpload(head); });
       if (start.reject) {
         res = std::move(*start.reject);
         res.close = !parser.is_done();
@@ -147,23 +282,55 @@ awaitable<void> Session(tcp::socket socket, Handlers& handlers, ServerOptions op
             break;
           }
         }
-        bool failed = false;
-        while (!parser.is_done()) {
-          parser.get().body().data = chunk.data();
-          parser.get().body().size = chunk.size();
+        // Beast reads at most the buffer's free capacity per call (at least 512 bytes): grown
+        // only to the request head, it would cost a system call per half kilobyte of body.
+        buffer.reserve(kChunkBytes);
+        // Two chunks in flight: the next one is read from the socket while the pool spools and
+        // hashes the previous one.
+        for (auto& c : chunks) {
+          c.resize(kChunkBytes);
+        }
+        int cur = 0;
+        std::size_t pending = 0;  // bytes of chunks[1 - cur] read but not yet fed
+        auto feed = [&](int index, std::size_t bytes) -> awaitable<std::optional<Response>> {
+          co_return co_await OnPool(shared.pool, [&, index, bytes] {
+            return handlers.FeedUpload(*start.body, {chunks[index].data(), bytes});
+          });
+        };
+        auto read = [&](int index) -> awaitable<std::pair<boost::system::error_code, std::size_t>> {
+          parser.get().body().data = chunks[index].data();
+          parser.get().body().size = kChunkBytes;
           stream.expires_after(options.body_timeout);
           auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
           if (bec == bhttp::error::need_buffer) {
             bec = {};
           }
-          std::size_t got = chunk.size() - parser.get().body().size;
+          co_return std::pair{bec, kChunkBytes - parser.get().body().size};
+        };
+        bool failed = false;
+        while (!parser.is_done() || pending > 0) {
+          std::optional<Response> refused;
+          boost::system::error_code bec;
+          std::size_t got = 0;
+          if (!parser.is_done() && pending > 0) {
+            auto [fed, got_read] = co_await (feed(1 - cur, pending) && read(cur));
+            refused = std::move(fed);
+            std::tie(bec, got) = got_read;
+          } else if (pending > 0) {
+            refused = co_await feed(1 - cur, pending);
+          } else {
+            std::tie(bec, got) = co_await read(cur);
+          }
+          pending = 0;
+          if (refused) {
+            res = std::move(*refused);
+            res.close = true;
+            failed = true;
+            break;
+          }
           if (got > 0) {
-            if (auto refused = handlers.FeedUpload(*start.body, {chunk.data(), got})) {
-              res = std::move(*refused);
-              res.close = true;
-              failed = true;
-              break;
-            }
+            pending = got;
+            cur = 1 - cur;
           }
           if (bec) {
             if (bec == bhttp::error::body_limit) {
@@ -176,17 +343,24 @@ awaitable<void> Session(tcp::socket socket, Handlers& handlers, ServerOptions op
           }
         }
         if (!failed) {
-          res = handlers.FinishUpload(*start.body, head);
+          res = co_await OnPool(shared.pool,
+                                [&] { return handlers.FinishUpload(*start.body, head); });
         }
       }
     } else {
-      res = handlers.Handle(head);
+      // Most requests are answered from memory right here; the rest wait on the pool.
+      if (auto fast = handlers.TryHandleInMemory(head)) {
+        res = *std::move(fast);
+      } else {
+        res = co_await OnPool(shared.pool, [&] { return handlers.Handle(head); });
+      }
       if (!parser.is_done()) {
         // A body we do not read: the connection cannot be reused.
         res.close = true;
       }
     }
-    const bool ok = co_await WriteResponse(stream, res, keep_alive, options.body_timeout);
+    const bool ok = co_await WriteResponse(stream, res, keep_alive, http10, options.body_timeout,
+                                           head_buffer, shared.pool);
     if (!ok || res.close || !keep_alive) {
       break;
     }
@@ -195,7 +369,7 @@ awaitable<void> Session(tcp::socket socket, Handlers& handlers, ServerOptions op
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<void> Listen(tcp::acceptor& acceptor, Handlers& handlers, ServerOptions options) {
+awaitable<void> Listen(tcp::acceptor& acceptor, Shared& shared) {
   while (true) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
@@ -205,7 +379,7 @@ awaitable<void> Listen(tcp::acceptor& acceptor, Handlers& handlers, ServerOption
       continue;  // e.g. EMFILE: keep serving the connections we have
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), Session(std::move(socket), handlers, options),
+    asio::co_spawn(acceptor.get_executor(), Session(std::move(socket), shared),
                    [](const std::exception_ptr& error) {
                      if (error) {
                        try {
@@ -223,9 +397,11 @@ class ServerImpl final : public Server {
   ServerImpl(ServerOptions options, Handlers& handlers)
       : options_(std::move(options)),
         handlers_(handlers),
-        io_(std::max(1, options_.threads)),
+        io_(std::max(1, options_.io_threads)),
+        pool_(static_cast<std::size_t>(std::max(1, options_.threads))),
         acceptor_(io_),
-        signals_(io_, SIGINT, SIGTERM) {}
+        signals_(io_, SIGINT, SIGTERM),
+        shared_{handlers_, options_, pool_} {}
 
   Status Bind() {
     boost::system::error_code ec;
@@ -261,15 +437,17 @@ class ServerImpl final : public Server {
         Stop();
       }
     });
-    asio::co_spawn(io_, Listen(acceptor_, handlers_, options_), asio::detached);
+    asio::co_spawn(io_, Listen(acceptor_, shared_), asio::detached);
     std::vector<std::thread> threads;
-    for (int i = 1; i < options_.threads; ++i) {
+    for (int i = 1; i < options_.io_threads; ++i) {
       threads.emplace_back([this] { io_.run(); });
     }
     io_.run();
     for (auto& thread : threads) {
       thread.join();
     }
+    pool_.stop();
+    pool_.join();
   }
 
   void Stop() override {
@@ -284,17 +462,23 @@ class ServerImpl final : public Server {
   ServerOptions options_;
   Handlers& handlers_;
   asio::io_context io_;
+  asio::thread_pool pool_;  // blocking work: storage calls, password hashes, upload hashing
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
+  Shared shared_;
   std::uint16_t port_ = 0;
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Handlers& handlers) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (options.io_threads <= 0) {
+    options.io_threads = cores;  // network threads never block: one per core is enough
+  }
   if (options.threads <= 0) {
-    // Handlers may block on storage; a few threads per core keep requests flowing meanwhile.
-    options.threads = static_cast<int>(std::max(4u, 4 * std::thread::hardware_concurrency()));
+    // Blocking work waits on the store far more than it computes: many threads per core.
+    options.threads = std::max(16, 4 * cores);
   }
   auto server = std::make_unique<ServerImpl>(std::move(options), handlers);
   if (Status s = server->Bind(); !s.ok()) {

@@ -17,7 +17,8 @@ namespace pydepot::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port
-  int threads = 0;            // 0: a default from the core count
+  int io_threads = 0;         // network threads, which never block (0: one per core)
+  int threads = 0;  // blocking threads: storage calls, password hashes (0: 4 per core, >= 16)
   std::size_t max_header_bytes = 16 * 1024;
   std::int64_t max_body_bytes = (std::int64_t{1} << 30) + (1 << 20);
   std::chrono::seconds header_timeout{30};

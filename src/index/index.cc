@@ -9,7 +9,9 @@
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "base/gzip.h"
 #include "base/hash.h"
 #include "base/status_macros.h"
 #include "index/upload_validation.h"
@@ -37,11 +39,51 @@ std::int64_t SystemNowMicros() {
       .count();
 }
 
+// Pages smaller than this are sent as they are: gzip would save a few hundred bytes at best.
+constexpr std::size_t kMinGzipBytes = 1024;
+
 Page MakePage(std::string body) {
   Page page;
   page.etag = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
+  if (body.size() >= kMinGzipBytes) {
+    // Compressed once per change, served many times: the default level is worth its time.
+    auto packed = GzipCompress(body);
+    if (packed.has_value() && packed->size() < body.size() - body.size() / 8) {
+      page.gzip = *std::move(packed);
+      page.gzip_etag = page.etag.substr(0, page.etag.size() - 1) + "-gzip\"";
+    }
+  }
   page.body = std::move(body);
   return page;
+}
+
+std::size_t PageBytes(const Page& page) {
+  return page.body.capacity() + page.gzip.capacity() + page.etag.size() + page.gzip_etag.size();
+}
+
+// What a project document holds in memory, roughly: its strings plus per-element overhead.
+std::size_t DocBytes(const doc::ProjectDoc& doc) {
+  std::size_t bytes = sizeof(doc) + doc.name.size() + doc.display_name.size();
+  for (const doc::FileEntry& file : doc.files) {
+    bytes += sizeof(file) + file.filename.size() + file.requires_python.size() + 3 * 64;
+  }
+  for (const auto& [key, release] : doc.releases) {
+    bytes += sizeof(release) + 64 + key.size() + release.description.size() +
+             release.summary.size() + release.license.size() + release.keywords.size();
+    for (const auto* list : {&release.classifiers, &release.requires_dist, &release.provides_extra,
+                             &release.project_urls}) {
+      for (const std::string& item : *list) {
+        bytes += sizeof(item) + item.size();
+      }
+    }
+  }
+  for (const auto& [key, reason] : doc.yanked) {
+    bytes += 64 + key.size() + reason.size();
+  }
+  for (const std::string& name : doc.deleted_filenames) {
+    bytes += sizeof(name) + name.size();
+  }
+  return bytes;
 }
 
 std::shared_ptr<const ProjectView> BuildProjectView(doc::ProjectDoc doc) {
@@ -50,6 +92,9 @@ std::shared_ptr<const ProjectView> BuildProjectView(doc::ProjectDoc doc) {
   view->simple_json = MakePage(render::SimpleProjectJson(doc));
   view->pypi_json = MakePage(render::PypiProjectJson(doc, ""));
   view->human_html = MakePage(render::ProjectPageHtml(doc));
+  view->bytes = sizeof(ProjectView) + DocBytes(doc) + PageBytes(view->simple_html) +
+                PageBytes(view->simple_json) + PageBytes(view->pypi_json) +
+                PageBytes(view->human_html);
   view->doc = std::move(doc);
   return view;
 }
@@ -69,6 +114,7 @@ struct CacheEntry {
   std::shared_ptr<const View> view;  // nullptr: the document does not exist
   std::string etag;
   std::chrono::steady_clock::time_point checked;
+  std::uint64_t last_used = 0;  // the cache's use counter at the last hit (projects only)
 };
 
 // The digests of a stored object, streamed (used only when a create-only write finds the key
@@ -230,23 +276,15 @@ class IndexImpl final : public Index {
   }
 
   StatusOr<std::shared_ptr<const ProjectView>> GetProject(std::string_view name) override {
+    if (auto cached = PeekProject(name)) {
+      return *std::move(cached);
+    }
     auto doc_key = storage::ProjectDocKey(name);
     if (!doc_key.has_value()) {
       return NotFoundError("project '" + std::string(name.substr(0, 100)) + "' not found");
     }
     const std::string& key = *doc_key;
     std::shared_ptr<const ProjectView> view;
-    {
-      std::lock_guard lock(mu_);
-      auto it = projects_.find(std::string(name));
-      if (it != projects_.end() && Fresh(it->second.checked)) {
-        view = it->second.view;
-        if (!view) {
-          return NotFoundError("project '" + std::string(name) + "' not found");
-        }
-        return view;
-      }
-    }
     PYDEPOT_ASSIGN_OR_RETURN(view, Revalidate<ProjectView>(key, std::string(name)));
     if (!view) {
       return NotFoundError("project '" + std::string(name) + "' not found");
@@ -254,12 +292,31 @@ class IndexImpl final : public Index {
     return view;
   }
 
+  std::optional<StatusOr<std::shared_ptr<const ProjectView>>> PeekProject(
+      std::string_view name) override {
+    std::lock_guard lock(mu_);
+    auto it = projects_.find(name);
+    if (it == projects_.end() || !Fresh(it->second.checked)) {
+      return std::nullopt;
+    }
+    if (!it->second.view) {
+      return NotFoundError("project '" + std::string(name) + "' not found");
+    }
+    it->second.last_used = ++use_counter_;
+    return it->second.view;
+  }
+
+  std::optional<std::shared_ptr<const RootView>> PeekRoot() override {
+    std::lock_guard lock(mu_);
+    if (root_.view && Fresh(root_.checked)) {
+      return root_.view;
+    }
+    return std::nullopt;
+  }
+
   StatusOr<std::shared_ptr<const RootView>> GetRoot() override {
-    {
-      std::lock_guard lock(mu_);
-      if (root_.view && Fresh(root_.checked)) {
-        return root_.view;
-      }
+    if (auto cached = PeekRoot()) {
+      return *std::move(cached);
     }
     PYDEPOT_ASSIGN_OR_RETURN(auto view, Revalidate<RootView>(storage::ProjectListKey(), ""));
     if (!view) {
@@ -307,6 +364,9 @@ class IndexImpl final : public Index {
     bool metadata_read = true;
     bool newest = true;                 // uploads are; imports come in any order
     bool one_sdist_per_release = true;  // PyPI's rule for uploads; old indexes break it
+    // Uploads: `path` is a spool file the store may take over (MoveFileIfAbsent); imports copy
+    // the source's own files.
+    bool consume_source = false;
   };
 
   StatusOr<UploadOutcome> DoUpload(const doc::UploadForm& form, std::string_view user) {
@@ -318,6 +378,7 @@ class IndexImpl final : public Index {
     NewFile file;
     file.project = upload.project;
     file.path = content.path;
+    file.consume_source = true;
     file.entry = MakeFileEntry(upload.filename, content.filename, upload.python_version,
                                content.size, content.digests, options_.now_micros(), user);
 
@@ -423,7 +484,8 @@ class IndexImpl final : public Index {
                              storage::FileKey(file.project, entry.filename));
     PYDEPOT_ASSIGN_OR_RETURN(const std::string metadata_key,
                              storage::MetadataKey(file.project, entry.filename));
-    auto put = storage_.PutFileIfAbsent(file_key, file.path);
+    auto put = file.consume_source ? storage_.MoveFileIfAbsent(file_key, file.path)
+                                   : storage_.PutFileIfAbsent(file_key, file.path);
     if (!put.has_value()) {
       if (put.error().code() != StatusCode::kAlreadyExists) {
         return UnavailableError("storing " + entry.filename + ": " + put.error().message());
@@ -631,8 +693,12 @@ class IndexImpl final : public Index {
   // REQUIRES: mu_ held.
   void SetProjectEntry(const std::string& name, CacheEntry<ProjectView> entry) {
     auto [it, inserted] = projects_.try_emplace(name);
-    if (!inserted && !it->second.view) {
-      --negative_entries_;
+    if (!inserted) {
+      if (it->second.view) {
+        cached_bytes_ -= it->second.view->bytes;
+      } else {
+        --negative_entries_;
+      }
     }
     if (!entry.view) {
       if (negative_entries_ >= kMaxNegativeEntries) {
@@ -641,8 +707,37 @@ class IndexImpl final : public Index {
         negative_entries_ = 0;
       }
       ++negative_entries_;
+    } else {
+      cached_bytes_ += entry.view->bytes;
     }
+    entry.last_used = ++use_counter_;
     it->second = std::move(entry);
+    if (cached_bytes_ > options_.cache_bytes) {
+      EvictLeastRecentlyUsed(name);
+    }
+  }
+
+  // Drops the least recently used project views until the cache holds at most 7/8 of its
+  // budget (so evictions come in batches, each a pass over the cache), never `keep`.
+  // REQUIRES: mu_ held.
+  void EvictLeastRecentlyUsed(const std::string& keep) {
+    std::vector<std::pair<std::uint64_t, decltype(projects_)::iterator>> by_age;
+    by_age.reserve(projects_.size());
+    for (auto it = projects_.begin(); it != projects_.end(); ++it) {
+      if (it->second.view && it->first != keep) {
+        by_age.emplace_back(it->second.last_used, it);
+      }
+    }
+    std::sort(by_age.begin(), by_age.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::size_t target = options_.cache_bytes - options_.cache_bytes / 8;
+    for (auto& [age, it] : by_age) {
+      if (cached_bytes_ <= target) {
+        break;
+      }
+      cached_bytes_ -= it->second.view->bytes;
+      projects_.erase(it);
+    }
   }
 
   // Installs a document this instance just wrote or read, so it is served at once.
@@ -838,6 +933,8 @@ class IndexImpl final : public Index {
   std::mutex mu_;
   std::map<std::string, CacheEntry<ProjectView>, std::less<>> projects_;  // guarded by mu_
   std::size_t negative_entries_ = 0;  // entries of projects_ without a view; guarded by mu_
+  std::size_t cached_bytes_ = 0;      // sum of the cached views' bytes; guarded by mu_
+  std::uint64_t use_counter_ = 0;     // bumped by every hit and install; guarded by mu_
   CacheEntry<RootView> root_;         // guarded by mu_
 };
 

@@ -25,6 +25,10 @@ namespace pydepot::index {
 struct Page {
   std::string body;
   std::string etag;  // strong, quoted: "\"<hex>\""
+  // The body gzip-compressed (Content-Encoding: gzip) with its own strong ETag, prepared with the
+  // page; both empty when compression would not pay (small pages).
+  std::string gzip;
+  std::string gzip_etag;
 };
 
 // One project as served: its document and every representation, built once per change.
@@ -34,6 +38,7 @@ struct ProjectView {
   Page simple_json;
   Page pypi_json;  // host-relative URLs
   Page human_html;
+  std::size_t bytes = 0;  // approximate memory held, for the cache budget
 };
 
 // The project list as served.
@@ -49,6 +54,10 @@ struct IndexOptions {
   // the document is read again only when its etag changed). Changes made through this Index are
   // visible at once; changes made by other instances within this bound.
   std::chrono::milliseconds cache_ttl{2000};
+  // Most memory the cached project views may hold (approximately); past it the least recently
+  // used are dropped (and rendered again from the store when next asked for). The project list
+  // is always kept.
+  std::size_t cache_bytes = std::size_t{128} << 20;
   // Accept local version labels (1.0+cu118) on upload. PyPI refuses them; a private index
   // commonly needs them.
   bool allow_local_versions = true;
@@ -87,9 +96,17 @@ class Index {
   // The project list (an empty list when nothing was ever uploaded).
   virtual StatusOr<std::shared_ptr<const RootView>> GetRoot() = 0;
 
+  // As GetProject and GetRoot, answered from memory alone: nullopt when the answer would need
+  // the store (not cached, or cached longer ago than the TTL). Never blocks on I/O, so the
+  // server calls them on its network threads and hands only the misses to blocking threads.
+  virtual std::optional<StatusOr<std::shared_ptr<const ProjectView>>> PeekProject(
+      std::string_view normalized_name) = 0;
+  virtual std::optional<std::shared_ptr<const RootView>> PeekRoot() = 0;
+
   // Validates and stores an upload (STANDARDS §11, in PyPI's order). The form's content temp
-  // file is read, not moved; the caller removes it. Errors, each with a message fit for the
-  // HTTP reason phrase:
+  // file goes to Storage::MoveFileIfAbsent (a local store may link it into place instead of
+  // copying it): the caller must not change it afterwards, and removes its name. Errors, each
+  // with a message fit for the HTTP reason phrase:
   //   kInvalidArgument     bad form, filename, digest, archive or metadata (HTTP 400);
   //   kAlreadyExists       other bytes under an existing filename: the message starts with
   //                        "File already exists" (HTTP 400); no other error contains that

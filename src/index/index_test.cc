@@ -50,8 +50,13 @@ class FaultInjectionStorage final : public storage::StorageWrapper {
 
   std::atomic<int> fail_project_doc_puts{0};
   std::atomic<int> fail_project_list_puts{0};
+  std::atomic<int> heads{0};  // Head calls so far
 
   std::string Describe() const override { return "faulty " + target().Describe(); }
+  StatusOr<storage::ObjectInfo> Head(std::string_view key) override {
+    heads.fetch_add(1);
+    return target().Head(key);
+  }
   StatusOr<storage::ObjectInfo> PutIfMatch(std::string_view key, std::string_view data,
                                            std::string_view expected_etag) override {
     const bool list = key == storage::ProjectListKey();
@@ -739,6 +744,74 @@ TEST_F(IndexTest, StoreOutageIsUnavailable) {
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code(), StatusCode::kUnavailable);
   EXPECT_THAT(result.error().message(), HasSubstr("injected failure"));
+}
+
+}  // namespace
+}  // namespace pydepot::index
+
+namespace pydepot::index {
+namespace {
+
+// --- The cache's memory budget -----------------------------------------------------------------
+
+TEST_F(IndexTest, CacheDropsLeastRecentlyUsedProjectsPastItsBudget) {
+  // Twenty projects stored through a first index; a second index with a small budget reads them.
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "proj" + std::to_string(i);
+    auto outcome =
+        index_->Upload(MakeForm(dir_, name + "-1.0.tar.gz",
+                                Sdist(name + "-1.0", Metadata(name, "1.0")), name, "1.0"),
+                       "alice");
+    ASSERT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+  }
+  IndexOptions options = TestOptions(std::chrono::hours(1));
+  auto probe = Index::Create(*storage_, options);
+  const std::size_t one_view = (*probe->GetProject("proj0"))->bytes;
+  ASSERT_GT(one_view, 0U);
+  options.cache_bytes = one_view * 5;  // room for about five views
+  auto index = Index::Create(*storage_, options);
+
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(index->GetProject("proj" + std::to_string(i)).has_value());
+    // proj0 is used all the time: it must stay.
+    ASSERT_TRUE(index->PeekProject("proj0").has_value()) << "after proj" << i;
+  }
+  int cached = 0;
+  for (int i = 0; i < 20; ++i) {
+    cached += index->PeekProject("proj" + std::to_string(i)).has_value() ? 1 : 0;
+  }
+  EXPECT_LE(cached, 5);
+  EXPECT_GE(cached, 2);
+  EXPECT_TRUE(index->PeekProject("proj19").has_value()) << "the newest stays";
+  EXPECT_FALSE(index->PeekProject("proj1").has_value()) << "an old one went";
+  // A dropped project is read again from the store when asked for.
+  auto again = index->GetProject("proj1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ((*again)->doc.name, "proj1");
+  EXPECT_TRUE(index->PeekProject("proj1").has_value());
+}
+
+TEST_F(IndexTest, PeekAnswersFromMemoryOnly) {
+  ASSERT_TRUE(Upload("foo-1.0.tar.gz", FooSdist()).has_value());
+  auto other = Index::Create(*storage_, TestOptions());
+  EXPECT_FALSE(other->PeekProject("foo").has_value()) << "never read";
+  EXPECT_FALSE(other->PeekRoot().has_value());
+  const auto heads = storage_->heads.load();
+  ASSERT_TRUE(other->GetProject("foo").has_value());
+  ASSERT_TRUE(other->GetRoot().has_value());
+  EXPECT_GT(storage_->heads.load(), heads);
+  const auto after = storage_->heads.load();
+  auto peeked = other->PeekProject("foo");
+  ASSERT_TRUE(peeked.has_value());
+  ASSERT_TRUE(peeked->has_value());
+  EXPECT_EQ((**peeked)->doc.name, "foo");
+  EXPECT_TRUE(other->PeekRoot().has_value());
+  EXPECT_EQ(storage_->heads.load(), after) << "a peek never touches the store";
+  // An absent project, once looked up, is remembered as absent.
+  EXPECT_FALSE(other->GetProject("bar").has_value());
+  auto absent = other->PeekProject("bar");
+  ASSERT_TRUE(absent.has_value());
+  EXPECT_EQ(absent->error().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -71,6 +71,13 @@ std::string_view UrlScheme(std::string_view url) {
 
 }  // namespace
 
+StatusOr<ObjectInfo> Storage::MoveFileIfAbsent(std::string_view key,
+                                               const std::filesystem::path& source) {
+  return PutFileIfAbsent(key, source);
+}
+
+std::optional<std::filesystem::path> Storage::SpoolDirectory() { return std::nullopt; }
+
 StatusOr<std::filesystem::path> Storage::LocalPath(std::string_view key) {
   return UnimplementedError(Describe() + ": no local file for " + std::string(key) +
                             " (the store is not a local directory)");

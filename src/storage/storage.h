@@ -90,6 +90,18 @@ class Storage {
   virtual StatusOr<ObjectInfo> PutFileIfAbsent(std::string_view key,
                                                const std::filesystem::path& source) = 0;
 
+  // As PutFileIfAbsent, but the store may take the source file itself instead of copying it
+  // (local: a hard link when `source` is on the store's filesystem, e.g. in SpoolDirectory()),
+  // so the caller must not change the source afterwards; it still removes the source's name.
+  // The default copies (PutFileIfAbsent).
+  virtual StatusOr<ObjectInfo> MoveFileIfAbsent(std::string_view key,
+                                                const std::filesystem::path& source);
+
+  // Optional capability: a directory on the store's own filesystem for temp files that will be
+  // handed to MoveFileIfAbsent (upload spooling), so that storing them costs no copy. Files left
+  // there by a crash are removed after a day. nullopt (the default) for remote stores.
+  virtual std::optional<std::filesystem::path> SpoolDirectory();
+
   // Compare-and-swap: replaces `key` with `data` only if its current etag equals
   // `expected_etag`; an empty `expected_etag` means "only if absent". Returns the new info.
   // kFailedPrecondition when the etag does not match (or the key exists / is absent against

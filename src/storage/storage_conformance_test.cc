@@ -240,6 +240,47 @@ TEST_P(StorageConformanceTest, PutFileIfAbsentEmptyFile) {
   EXPECT_EQ(put->size, 0);
 }
 
+TEST_P(StorageConformanceTest, MoveFileIfAbsentFromTheSpoolDirectory) {
+  // Uploads spool into SpoolDirectory() (where the store has one) and are moved into place.
+  std::filesystem::path dir = store().SpoolDirectory().value_or(scratch());
+  const std::string data = TestBytes((1 << 20) + 5, 11);
+  std::filesystem::path source = dir / "upload-conformance.part";
+  {
+    std::ofstream out(source, std::ios::binary);
+    out << data;
+  }
+  auto put = store().MoveFileIfAbsent("files/mv/mv-1.0.tar.gz", source);
+  ASSERT_THAT(put, IsOk());
+  EXPECT_EQ(put->size, static_cast<std::int64_t>(data.size()));
+  // The caller removes the spool name; the object stays whole.
+  std::filesystem::remove(source);
+  auto got = store().Get("files/mv/mv-1.0.tar.gz");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_TRUE(got->data == data);
+  auto head = store().Head("files/mv/mv-1.0.tar.gz");
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->etag, put->etag);
+
+  std::filesystem::path other = WriteSource("other.part", "other bytes");
+  EXPECT_THAT(store().MoveFileIfAbsent("files/mv/mv-1.0.tar.gz", other),
+              HasCode(StatusCode::kAlreadyExists));
+  auto kept = store().Get("files/mv/mv-1.0.tar.gz");
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_TRUE(kept->data == data);
+  EXPECT_THAT(store().MoveFileIfAbsent("x", scratch() / "does-not-exist"),
+              HasCode(StatusCode::kInvalidArgument));
+}
+
+TEST_P(StorageConformanceTest, MoveFileIfAbsentFromAnotherDirectoryStillStores) {
+  std::filesystem::path source = WriteSource("elsewhere.bin", "bytes from elsewhere");
+  auto put = store().MoveFileIfAbsent("files/mv/mv-2.0.tar.gz", source);
+  ASSERT_THAT(put, IsOk());
+  std::filesystem::remove(source);
+  auto got = store().Get("files/mv/mv-2.0.tar.gz");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->data, "bytes from elsewhere");
+}
+
 // --- Compare-and-swap ----------------------------------------------------------------------
 
 TEST_P(StorageConformanceTest, PutIfMatchEmptyEtagCreatesOnlyIfAbsent) {

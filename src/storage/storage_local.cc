@@ -523,6 +523,42 @@ class LocalStorage final : public Storage {
     return LinkIntoPlace(temp, key, StatusCode::kAlreadyExists);
   }
 
+  StatusOr<ObjectInfo> MoveFileIfAbsent(std::string_view key,
+                                        const std::filesystem::path& source) override {
+    PYDEPOT_RETURN_IF_ERROR(CheckKey(key));
+    UniqueFd source_fd = OpenRaw(source.string(), O_RDONLY | O_NOFOLLOW);
+    if (source_fd.get() < 0) {
+      int err = errno;
+      return InvalidArgumentError("source " + source.string() + ": " + ErrnoMessage(err));
+    }
+    PYDEPOT_ASSIGN_OR_RETURN(struct stat st, Fstat(source_fd.get(), source.string()));
+    if (!S_ISREG(st.st_mode)) {
+      return InvalidArgumentError("source " + source.string() + " is not a regular file");
+    }
+    PYDEPOT_RETURN_IF_ERROR(FailIfExists(key, StatusCode::kAlreadyExists));
+    // The same steps as LinkIntoPlace, on the caller's file: stamp, fsync, link(2).
+    PYDEPOT_RETURN_IF_ERROR(SetMtime(source_fd.get(), NowNanos(), source.string()));
+    PYDEPOT_RETURN_IF_ERROR(SyncFd(source_fd.get(), source.string()));
+    PYDEPOT_ASSIGN_OR_RETURN(st, Fstat(source_fd.get(), source.string()));
+    PYDEPOT_RETURN_IF_ERROR(MakeParentDirs(key));
+    std::string path = PathOf(key);
+    if (::link(source.c_str(), path.c_str()) != 0) {
+      if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
+        return PutFileIfAbsent(key, source);  // another filesystem, or no hard links: copy
+      }
+      if (errno == EEXIST) {
+        Status exists = FailIfExists(key, StatusCode::kAlreadyExists);
+        return exists.ok() ? Conflict(key, StatusCode::kAlreadyExists) : exists;
+      }
+      int err = errno;
+      return ErrnoStatus("link", source.string() + " to " + path, err);
+    }
+    PYDEPOT_RETURN_IF_ERROR(SyncDir(ParentDir(path)));
+    return InfoFromStat(st);
+  }
+
+  std::optional<std::filesystem::path> SpoolDirectory() override { return tmp_dir_; }
+
   StatusOr<ObjectInfo> PutIfMatch(std::string_view key, std::string_view data,
                                   std::string_view expected_etag) override {
     PYDEPOT_RETURN_IF_ERROR(CheckKey(key));

@@ -35,6 +35,13 @@ class StorageWrapper : public Storage {
                                        const std::filesystem::path& source) override {
     return target_->PutFileIfAbsent(key, source);
   }
+  StatusOr<ObjectInfo> MoveFileIfAbsent(std::string_view key,
+                                        const std::filesystem::path& source) override {
+    return target_->MoveFileIfAbsent(key, source);
+  }
+  std::optional<std::filesystem::path> SpoolDirectory() override {
+    return target_->SpoolDirectory();
+  }
   StatusOr<ObjectInfo> PutIfMatch(std::string_view key, std::string_view data,
                                   std::string_view expected_etag) override {
     return target_->PutIfMatch(key, data, expected_etag);
