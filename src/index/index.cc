@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -931,7 +932,15 @@ class IndexImpl final : public Index {
   storage::Storage& storage_;
   IndexOptions options_;
   std::mutex mu_;
-  std::map<std::string, CacheEntry<ProjectView>, std::less<>> projects_;  // guarded by mu_
+  // Looked up by string_view on every request: hashed, without building a std::string.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+  std::unordered_map<std::string, CacheEntry<ProjectView>, NameHash, std::equal_to<>>
+      projects_;                      // guarded by mu_
   std::size_t negative_entries_ = 0;  // entries of projects_ without a view; guarded by mu_
   std::size_t cached_bytes_ = 0;      // sum of the cached views' bytes; guarded by mu_
   std::uint64_t use_counter_ = 0;     // bumped by every hit and install; guarded by mu_
