@@ -4,16 +4,19 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 
 #include "archive/dist_archive.h"
 #include "auth/auth.h"
 #include "base/hash.h"
+#include "cli/fsck.h"
 #include "cli/import.h"
 #include "http/handlers.h"
 #include "http/server.h"
@@ -160,9 +163,21 @@ struct ServeFlags {
   std::int64_t cache_mb = 128;
   std::string temp_dir;
   int redirect_downloads = 0;
+  // Hostile clients (http::ServerOptions, auth::ThrottleLimits).
+  int idle_timeout = 15;
+  int header_timeout = 30;
+  int body_timeout = 120;
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_address = 512;
+  std::vector<std::string> trusted_proxies;
+  int max_auth_failures_per_address = 10;
+  int max_auth_failures_per_user = 5;
 };
 
 int Serve(const ServeFlags& flags) {
+  // A client that goes away during a sendfile(2) download would raise SIGPIPE (sendfile has no
+  // MSG_NOSIGNAL) and kill the server; the write's EPIPE error ends that connection instead.
+  std::signal(SIGPIPE, SIG_IGN);
   std::string listen = flags.listen;
   if (listen.empty()) {
     const char* port = std::getenv("PORT");
@@ -220,6 +235,8 @@ int Serve(const ServeFlags& flags) {
   handler_options.max_upload_bytes = flags.max_upload_size;
   handler_options.temp_dir = temp_dir;
   handler_options.redirect_downloads_ttl = std::chrono::seconds(flags.redirect_downloads);
+  handler_options.throttle.per_address = flags.max_auth_failures_per_address;
+  handler_options.throttle.per_user = flags.max_auth_failures_per_user;
   http::Handlers handlers(*index, **authenticator, handler_options);
   http::ServerOptions server_options;
   server_options.host = address->host;
@@ -227,6 +244,12 @@ int Serve(const ServeFlags& flags) {
   server_options.io_threads = flags.threads;
   server_options.threads = flags.blocking_threads;
   server_options.max_body_bytes = flags.max_upload_size + (1 << 20);
+  server_options.idle_timeout = std::chrono::seconds(flags.idle_timeout);
+  server_options.header_timeout = std::chrono::seconds(flags.header_timeout);
+  server_options.body_timeout = std::chrono::seconds(flags.body_timeout);
+  server_options.max_connections = flags.max_connections;
+  server_options.max_connections_per_address = flags.max_connections_per_address;
+  server_options.trusted_proxies = flags.trusted_proxies;
   auto server = http::Server::Create(server_options, handlers);
   if (!server.has_value()) {
     return Fail("serve", server.error());
@@ -383,6 +406,41 @@ int Run(int argc, char** argv) {
   serve->add_option("--redirect-downloads", serve_flags.redirect_downloads,
                     "Answer file downloads with a redirect to a presigned storage URL valid "
                     "this many seconds (S3 and GCS; 0, the default, streams through pydepot)");
+  serve
+      ->add_option("--idle-timeout", serve_flags.idle_timeout,
+                   "Close a connection with no request under way after this many seconds "
+                   "(default 15)")
+      ->check(CLI::Range(1, 86400));
+  serve
+      ->add_option("--header-timeout", serve_flags.header_timeout,
+                   "A request head must arrive within this many seconds of its first byte, else "
+                   "408 (default 30)")
+      ->check(CLI::Range(1, 86400));
+  serve
+      ->add_option("--body-timeout", serve_flags.body_timeout,
+                   "An upload body that sends nothing for this many seconds is answered 408 and "
+                   "dropped; a response write that makes no progress as long ends the connection "
+                   "(default 120)")
+      ->check(CLI::Range(1, 86400));
+  serve->add_option("--max-connections", serve_flags.max_connections,
+                    "Connections open at once; past it new ones get 503 (default: 10000, or 3/4 "
+                    "of the file descriptor limit if lower)");
+  serve->add_option("--max-connections-per-address", serve_flags.max_connections_per_address,
+                    "Connections open at once from one client address (IPv6: one /64); past it "
+                    "new ones get 503 (default 512; 0: no limit; trusted proxies have none)");
+  serve->add_option("--trusted-proxy", serve_flags.trusted_proxies,
+                    "IP address of a reverse proxy whose X-Forwarded-For names the client "
+                    "(repeat for several); without it the client is the socket's peer");
+  serve
+      ->add_option("--max-auth-failures-per-address", serve_flags.max_auth_failures_per_address,
+                   "Failed password checks per minute from one client address (IPv6: one /64) "
+                   "before 429 with Retry-After (default 10; 0: no limit)")
+      ->check(CLI::Range(0, 1000000));
+  serve
+      ->add_option("--max-auth-failures-per-user", serve_flags.max_auth_failures_per_user,
+                   "Failed password checks per minute for one user name, from anywhere, before "
+                   "429 with Retry-After (default 5; 0: no limit)")
+      ->check(CLI::Range(0, 1000000));
   serve->callback([&] { rc = Serve(serve_flags); });
 
   auto* user = app.add_subcommand("user", "Manage users (stored in the storage)");
@@ -437,11 +495,15 @@ int Run(int argc, char** argv) {
   unyank->callback([&] { rc = YankCommand(false, yank_storage, yank_project, yank_version, ""); });
 
   AddImportCommand(app, rc);
+  AddFsckCommand(app, rc);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" that exit 0; real usage errors exit 2, as documented,
+    // not with CLI11's own codes (106, 109, ...).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   return rc;
 }

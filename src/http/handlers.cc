@@ -114,8 +114,18 @@ std::string_view StandardTitle(unsigned status) {
       return "Gone";
     case 413:
       return "Payload Too Large";
+    case 408:
+      return "Request Timeout";
+    case 414:
+      return "URI Too Long";
     case 416:
       return "Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:
@@ -123,19 +133,63 @@ std::string_view StandardTitle(unsigned status) {
   }
 }
 
-// Decodes %XX escapes of a path segment. nullopt for a broken escape, a NUL or a '/'.
-std::optional<std::string> DecodeSegment(std::string_view segment) {
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsUtf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned lo = 0x80;
+    unsigned hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (i + n >= text.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) {
+        return false;
+      }
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// Decodes %XX escapes of a path segment. nullopt, with `why` set to a message for the client,
+// for a broken escape and for what no pydepot URL holds: NUL and other control characters,
+// '/' and '\\' (plain or encoded), bytes that are not UTF-8.
+std::optional<std::string> DecodeSegment(std::string_view segment, std::string_view& why) {
   std::string out;
   out.reserve(segment.size());
+  bool high = false;
   for (std::size_t i = 0; i < segment.size(); ++i) {
     char c = segment[i];
     if (c == '%') {
+      // from_chars alone would take a sign ("%-1").
       if (i + 2 >= segment.size()) {
+        why = "Malformed path: a '%' that does not start a %XX escape.";
         return std::nullopt;
       }
-      // from_chars alone would take a sign ("%-1").
       if (!std::isxdigit(static_cast<unsigned char>(segment[i + 1])) ||
           !std::isxdigit(static_cast<unsigned char>(segment[i + 2]))) {
+        why = "Malformed path: a '%' that does not start a %XX escape.";
         return std::nullopt;
       }
       unsigned value = 0;
@@ -143,10 +197,21 @@ std::optional<std::string> DecodeSegment(std::string_view segment) {
       c = static_cast<char>(value);
       i += 2;
     }
-    if (c == '\0' || c == '/') {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      why = "Malformed path: NUL and control characters are not allowed in URLs.";
       return std::nullopt;
     }
+    if (c == '/' || c == '\\') {
+      why = "Malformed path: an encoded '/' or a '\\' is not allowed in URLs.";
+      return std::nullopt;
+    }
+    high = high || u >= 0x80;
     out.push_back(c);
+  }
+  if (high && !IsUtf8(out)) {
+    why = "Malformed path: the URL is not valid UTF-8 once decoded.";
+    return std::nullopt;
   }
   return out;
 }
@@ -170,6 +235,8 @@ Response Redirect(std::string location) {
   Response res;
   res.status = 301;
   res.SetHeader("Location", std::move(location));
+  // The request may have carried credentials: no shared cache keeps the answer.
+  res.SetHeader("Cache-Control", "private, no-cache");
   res.SetHeader("Content-Type", "text/plain; charset=utf-8");
   res.body = "Moved\n";
   return res;
@@ -238,6 +305,17 @@ Response PageResponse(const RequestHead& head, std::shared_ptr<const void> owner
   res.SetHeader("Content-Type", std::string(content_type));
   if (gzip) {
     res.SetHeader("Content-Encoding", "gzip");
+  }
+  // A large page goes out with sendfile from its sealed memfd: one copy fewer than write(2).
+  const auto& sealed = gzip ? page.gzip_file : page.body_file;
+  if (sealed) {
+    FileDescriptor file(::dup(sealed->fd()));
+    if (file.valid()) {
+      res.file = std::move(file);
+      res.file_offset = 0;
+      res.stream_length = static_cast<std::int64_t>(sealed->size());
+      return res;
+    }
   }
   res.page_owner = std::move(owner);
   res.page = gzip ? std::string_view(page.gzip) : std::string_view(page.body);
@@ -318,7 +396,7 @@ Response ErrorResponse(unsigned status, std::string_view message, std::string_vi
     res.body = std::string(message) + "\n";
     res.SetHeader("Content-Type", "text/plain; charset=utf-8");
   }
-  res.SetHeader("Cache-Control", "no-store");
+  res.SetHeader("Cache-Control", "private, no-store");
   return res;
 }
 
@@ -350,7 +428,10 @@ unsigned HttpStatusFor(const Status& status) {
 }
 
 Handlers::Handlers(index::Index& index, auth::Authenticator& authenticator, HandlerOptions options)
-    : index_(index), authenticator_(authenticator), options_(std::move(options)) {}
+    : index_(index),
+      authenticator_(authenticator),
+      options_(std::move(options)),
+      throttle_(options_.throttle) {}
 
 Handlers::~Handlers() = default;
 
@@ -362,6 +443,23 @@ bool Handlers::IsUpload(const RequestHead& head) {
   path = path.substr(0, path.find('?'));
   return path == "/" || path == "/legacy/" || path == "/legacy";
 }
+
+namespace {
+
+// 429 for a client past the throttle's limits (auth/throttle.h).
+Response TooManyFailures(const auth::LoginThrottle::Verdict& verdict, std::string_view accept) {
+  const std::string seconds = std::to_string(verdict.retry_after.count());
+  Response res =
+      ErrorResponse(429,
+                    std::string(verdict.by_address ? "Too many failed logins from your address"
+                                                   : "Too many failed logins for this user name") +
+                        "; retry in " + seconds + " seconds.",
+                    accept);
+  res.SetHeader("Retry-After", seconds);
+  return res;
+}
+
+}  // namespace
 
 std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHead& head,
                                                                 auth::Role needed, Mode& mode) {
@@ -379,8 +477,14 @@ std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHea
   }
   auto credentials = auth::ParseBasicAuthorization(authorization);
   StatusOr<auth::Role> role = UnauthenticatedError("no credentials");
+  const auto now = auth::LoginThrottle::Clock::now();
   if (!credentials.has_value()) {
     role = credentials.error();
+  } else if (auto verdict = throttle_.Check(head.remote_address, credentials->user, now);
+             !verdict.allowed) {
+    // Too many failures: refused without looking at the password, cached or not (a cache hit
+    // would otherwise answer guesses at full speed).
+    return TooManyFailures(verdict, head.Header("Accept"));
   } else if (mode.memory_only) {
     auto cached = authenticator_.AuthenticateCached(credentials->user, credentials->password);
     if (!cached) {
@@ -396,6 +500,10 @@ std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHea
       return ErrorResponse(503, "Cannot check credentials right now; retry.",
                            head.Header("Accept"));
     }
+    if (credentials.has_value()) {
+      throttle_.RecordFailure(head.remote_address, credentials->user, now);
+    }
+    // One message whatever was wrong (the user name or the password): no enumeration.
     Response res = ErrorResponse(401, "Invalid user name or password.", head.Header("Accept"));
     res.SetHeader("WWW-Authenticate", std::string(kRealm));
     return res;
@@ -494,10 +602,17 @@ Response Handlers::Route(const RequestHead& head, Mode& mode) {
   std::vector<std::string_view> parts = SplitPath(path);
   std::vector<std::string> segments;
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    auto decoded = DecodeSegment(parts[i]);
-    if (!decoded || *decoded == "." || *decoded == ".." ||
-        (decoded->empty() && i + 1 != parts.size())) {
-      return ErrorResponse(400, "Malformed path.");
+    std::string_view why;
+    auto decoded = DecodeSegment(parts[i], why);
+    if (!decoded) {
+      return ErrorResponse(400, why, head.Header("Accept"));
+    }
+    if (*decoded == "." || *decoded == "..") {
+      return ErrorResponse(400, "Malformed path: '.' and '..' segments are not allowed in URLs.",
+                           head.Header("Accept"));
+    }
+    if (decoded->empty() && i + 1 != parts.size()) {
+      return ErrorResponse(400, "Malformed path: empty segment ('//').", head.Header("Accept"));
     }
     segments.push_back(*std::move(decoded));
   }
@@ -843,6 +958,35 @@ Response UploadErrorResponse(const Status& status, std::string_view accept) {
 
 }  // namespace
 
+namespace {
+
+// Fields that hold one value. A form that sends one of them twice with different values is
+// ambiguous (which one would a proxy or scanner in front of the index have checked?): refused.
+// Repeats of the same value, and empty or UNKNOWN repeats (which count as absent), are fine.
+Status CheckSingleValuedFields(const doc::UploadForm& form) {
+  static constexpr std::string_view kSingle[] = {
+      ":action",       "protocol_version",  "metadata_version", "name",
+      "version",       "filetype",          "pyversion",        "md5_digest",
+      "sha256_digest", "blake2_256_digest", "requires_python"};
+  for (std::string_view name : kSingle) {
+    auto it = form.fields.find(std::string(name));
+    if (it == form.fields.end() || it->second.size() < 2) {
+      continue;
+    }
+    const std::vector<std::string> values = form.GetAll(name);
+    for (const std::string& value : values) {
+      if (value != values.front()) {
+        return InvalidArgumentError("Field '" + std::string(name) +
+                                    "' was sent more than once with different values; send it "
+                                    "once.");
+      }
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 std::int64_t Handlers::UploadBodyLimit() const {
   // Multipart framing and the form fields add a little to the file itself; allow for it.
   return options_.max_upload_bytes + (std::int64_t{1} << 20);
@@ -909,6 +1053,9 @@ Response Handlers::FinishUpload(UploadBody& body, const RequestHead& head) {
     return UploadErrorResponse(status, accept);
   }
   const doc::UploadForm& form = body.collector.form();
+  if (Status conflict = CheckSingleValuedFields(form); !conflict.ok()) {
+    return UploadErrorResponse(conflict, accept);
+  }
   // :action may come in the body or, as PyPI also accepts, in the query string.
   std::string action = form.Get(":action");
   if (action.empty()) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "auth/auth.h"
+#include "auth/throttle.h"
 #include "base/status.h"
 #include "http/multipart.h"
 #include "index/index.h"
@@ -26,6 +27,8 @@ struct RequestHead {
   std::string method;  // upper case as sent: "GET", "HEAD", "POST", ...
   std::string target;  // as sent: path plus optional query
   std::vector<std::pair<std::string, std::string>> headers;
+  // The client's address: the socket's peer, or, behind a trusted proxy, the address the proxy
+  // reports (ServerOptions::trusted_proxies). Password checks are throttled per address.
   std::string remote_address;
 
   // The first value of header `name` (case-insensitive), or "".
@@ -83,6 +86,9 @@ struct HandlerOptions {
   // .metadata file) is answered with a 307 to a URL valid this long, so the bytes flow from the
   // store to the client directly. The index keeps linking pydepot's own URLs.
   std::chrono::seconds redirect_downloads_ttl{0};
+  // Brute-force throttling of password checks, per client address and per user name: past the
+  // limits a request with credentials is answered 429 with Retry-After, without checking them.
+  auth::ThrottleLimits throttle;
 };
 
 // The body sink of one upload: multipart framing into a form collector. One per request.
@@ -180,10 +186,12 @@ class Handlers {
   index::Index& index_;
   auth::Authenticator& authenticator_;
   HandlerOptions options_;
+  auth::LoginThrottle throttle_;
 };
 
 // An error response: the message goes into the reason phrase (made ISO-8859-1 safe) and the body,
 // as text, or as JSON {"message","code","title"} when the client prefers application/json.
+// Errors are never stored by any cache: Cache-Control: private, no-store.
 Response ErrorResponse(unsigned status, std::string_view message, std::string_view accept = {});
 
 // The HTTP status for a Status code (the only place that maps them).

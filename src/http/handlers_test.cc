@@ -1122,5 +1122,320 @@ TEST(HandlersLocalStoreTest, FilesAreSentFromAnOpenDescriptorWithRanges) {
   EXPECT_EQ(head.ContentLength(), static_cast<std::int64_t>(sdist.size()));
 }
 
+// --- Hostile input ----------------------------------------------------------------------------
+
+TEST_F(HandlersTest, HostilePathsAre400WithAReason) {
+  UploadFoo();
+  struct Case {
+    const char* target;
+    const char* reason;
+  };
+  for (const Case& c : {
+           Case{"/simple/foo%01/", "control characters"},
+           Case{"/simple/foo%00/", "control characters"},
+           Case{"/simple/foo%7f/", "control characters"},
+           Case{"/files/foo/foo-1.0.tar.gz%0d%0aX-Injected:%201", "control characters"},
+           Case{"/files/foo/..%5c..%5cauth%5cusers.json", "'\\'"},
+           Case{"/files/foo/..\\..\\auth\\users.json", "'\\'"},
+           Case{"/files/foo/..%2f..%2fauth%2fusers.json", "encoded '/'"},
+           Case{"/files/foo/..%2F..%2Fauth%2Fusers.json", "encoded '/'"},
+           Case{"/simple/%ff%fe/", "UTF-8"},
+           Case{"/simple/%c0%af/", "UTF-8"},     // an overlong '/'
+           Case{"/simple/%ed%a0%80/", "UTF-8"},  // a surrogate
+           Case{"/simple/%e2%82/", "UTF-8"},     // truncated
+           Case{"/simple/%2e%2e/", "'..'"},
+           Case{"/files/foo/%2E%2E", "'..'"},
+           Case{"/files/foo/.", "'.'"},
+           Case{"//etc/passwd", "empty segment"},
+           Case{"/files//foo/foo-1.0.tar.gz", "empty segment"},
+           Case{"/simple/x%2", "%XX"},
+           Case{"/simple/x%g0/", "%XX"},
+       }) {
+    SCOPED_TRACE(c.target);
+    for (const char* method : {"GET", "HEAD"}) {
+      Response res = handlers_->Handle(ReaderGet(c.target, {}, method));
+      EXPECT_EQ(res.status, 400U);
+      EXPECT_THAT(res.reason, HasSubstr("Malformed path"));
+      EXPECT_THAT(res.reason, HasSubstr(c.reason));
+      ExpectSafeReason(res);
+      EXPECT_EQ(res.stream, nullptr);
+      EXPECT_FALSE(res.file.valid());
+    }
+  }
+  // Valid UTF-8 that names nothing is simply not found.
+  EXPECT_THAT(Get("/simple/caf%c3%a9/").status, AnyOf(301U, 404U));
+  EXPECT_THAT(Get("/pypi/caf%c3%a9/json").status, AnyOf(301U, 404U));
+}
+
+TEST_F(HandlersTest, OverlongNamesInUrlsAre4xxWithABoundedReason) {
+  UploadFoo();
+  const std::string name(5000, 'a');
+  for (const std::string& target :
+       {"/simple/" + name + "/", "/pypi/" + name + "/json", "/files/" + name + "/x.whl",
+        "/files/foo/" + name + ".whl", "/project/" + name + "/"}) {
+    SCOPED_TRACE(target.substr(0, 40));
+    Response res = Get(target);
+    EXPECT_GE(res.status, 400U);
+    EXPECT_LT(res.status, 500U);
+    EXPECT_LE(res.reason.size(), 400U);
+    ExpectSafeReason(res);
+  }
+}
+
+TEST_F(HandlersTest, ConflictingRepeatsOfSingleValuedFieldsAreRefused) {
+  const std::string sdist = Sdist("foo-1.0", Metadata("foo", "1.0"));
+  for (const char* field : {"name", "version", "filetype", "pyversion", "sha256_digest", ":action",
+                            "metadata_version", "requires_python"}) {
+    SCOPED_TRACE(field);
+    MultipartForm form = TwineForm(kSdistName, sdist);
+    form.fields.emplace_back(field, std::string(field) == "requires_python" ? ">=3" : "other");
+    // requires_python is sent empty by twine: add a second non-empty one to conflict.
+    if (std::string(field) == "requires_python") {
+      form.fields.emplace_back(field, ">=3.8");
+    }
+    Response res = PostUpload(form);
+    EXPECT_EQ(res.status, 400U) << res.body;
+    EXPECT_THAT(res.body, HasSubstr(std::string("Field '") + field + "'"));
+    EXPECT_THAT(res.body, HasSubstr("more than once"));
+    EXPECT_EQ(ReservedPhraseIn(res.body), "");
+  }
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  // The same value twice, or an empty repeat, is harmless.
+  MultipartForm same = TwineForm(kSdistName, sdist);
+  same.fields.emplace_back("name", "foo");
+  same.fields.emplace_back("version", "");
+  same.fields.emplace_back("requires_python", "");
+  Response ok = PostUpload(same);
+  EXPECT_EQ(ok.status, 200U) << ok.body;
+}
+
+TEST_F(HandlersTest, MissingFieldsAreNamed) {
+  const std::string sdist = Sdist("foo-1.0", Metadata("foo", "1.0"));
+  struct Case {
+    const char* field;
+    const char* message;
+  };
+  for (const Case& c : {Case{"name", "invalid value for Name. Error: This field is required."},
+                        Case{"version", "invalid value for Version. Error: This field is required"},
+                        Case{"filetype", "Use a known file type."}}) {
+    SCOPED_TRACE(c.field);
+    MultipartForm form = TwineForm(kSdistName, sdist);
+    std::erase_if(form.fields, [&](const auto& f) { return f.first == c.field; });
+    Response res = PostUpload(form);
+    EXPECT_EQ(res.status, 400U);
+    EXPECT_THAT(res.body, HasSubstr(c.message));
+  }
+}
+
+// --- Caching of authenticated answers -------------------------------------------------------
+
+TEST_F(HandlersTest, AuthenticatedAnswersArePrivateAndErrorsAreNotStored) {
+  UploadFoo();
+  const std::string etag = Header(Get("/files/foo/foo-1.0.tar.gz"), "ETag");
+  std::vector<std::pair<std::string, Response>> answers;
+  for (const char* target :
+       {"/simple/", "/simple/foo/", "/simple/Foo/", "/simple", "/", "/project/foo/",
+        "/pypi/foo/json", "/pypi/foo/1.0/json", "/files/foo/foo-1.0.tar.gz",
+        "/files/foo/foo-1.0-py3-none-any.whl.metadata", "/simple/nope/", "/files/foo/nope.whl",
+        "/simple/%00/", "/nothing"}) {
+    answers.emplace_back(target, Get(target));
+  }
+  answers.emplace_back("304", Get("/files/foo/foo-1.0.tar.gz", {{"If-None-Match", etag}}));
+  answers.emplace_back("206", Get("/files/foo/foo-1.0.tar.gz", {{"Range", "bytes=0-9"}}));
+  answers.emplace_back("416", Get("/files/foo/foo-1.0.tar.gz", {{"Range", "bytes=99999-"}}));
+  answers.emplace_back(
+      "401", handlers_->Handle(Head("GET", "/simple/", {{"Authorization", BasicAuth("x", "y")}})));
+  answers.emplace_back("405", handlers_->Handle(ReaderGet("/simple/", {}, "DELETE")));
+  answers.emplace_back(
+      "403", PostUpload(TwineForm(kSdistName, Sdist("foo-1.0", Metadata("foo", "1.0"))), "reader"));
+  for (const auto& [what, res] : answers) {
+    SCOPED_TRACE(what);
+    const std::string cache_control = Header(res, "Cache-Control");
+    EXPECT_THAT(cache_control, HasSubstr("private"));
+    EXPECT_THAT(cache_control, Not(HasSubstr("public")));
+    if (res.status >= 400) {
+      EXPECT_THAT(cache_control, HasSubstr("no-store"));
+    }
+  }
+  EXPECT_EQ(Header(ErrorResponse(404, "x"), "Cache-Control"), "private, no-store");
+}
+
+// --- Brute-force throttling -----------------------------------------------------------------
+
+// Counts the password checks that reach the authenticator (each a full argon2id verify unless
+// the credential is remembered).
+class CountingAuthenticator final : public auth::Authenticator {
+ public:
+  explicit CountingAuthenticator(auth::Authenticator& inner) : inner_(inner) {}
+  StatusOr<auth::Role> Authenticate(std::string_view user, std::string_view password) override {
+    ++checks;
+    return inner_.Authenticate(user, password);
+  }
+  std::optional<StatusOr<auth::Role>> AuthenticateCached(std::string_view user,
+                                                         std::string_view password) override {
+    ++cached_checks;
+    return inner_.AuthenticateCached(user, password);
+  }
+  Status AddUser(std::string_view name, std::string_view password, auth::Role role) override {
+    return inner_.AddUser(name, password, role);
+  }
+  Status RemoveUser(std::string_view name) override { return inner_.RemoveUser(name); }
+  Status SetPassword(std::string_view name, std::string_view password) override {
+    return inner_.SetPassword(name, password);
+  }
+  Status SetRole(std::string_view name, auth::Role role) override {
+    return inner_.SetRole(name, role);
+  }
+  StatusOr<std::vector<auth::UserInfo>> ListUsers() override { return inner_.ListUsers(); }
+  StatusOr<bool> NoUsers() override { return inner_.NoUsers(); }
+
+  int checks = 0;
+  int cached_checks = 0;
+
+ private:
+  auth::Authenticator& inner_;
+};
+
+class ThrottledHandlersTest : public HandlersTest {
+ protected:
+  void SetUp() override {
+    HandlersTest::SetUp();
+    counting_ = std::make_unique<CountingAuthenticator>(*auth_);
+    HandlerOptions options;
+    options.temp_dir = spool_.path();
+    options.throttle = auth::ThrottleLimits{.per_address = 10, .per_user = 5};
+    handlers_ = std::make_unique<Handlers>(*index_, *counting_, options);
+  }
+
+  Response From(std::string address, std::string user, std::string password,
+                std::string target = "/simple/") {
+    RequestHead head =
+        Head("GET", std::move(target), {{"Authorization", BasicAuth(user, password)}});
+    head.remote_address = std::move(address);
+    return handlers_->Handle(head);
+  }
+
+  std::unique_ptr<CountingAuthenticator> counting_;
+};
+
+TEST_F(ThrottledHandlersTest, UserIsRefusedWith429AfterFiveFailuresWithoutCheckingAgain) {
+  // The reader's password is verified (and remembered) before the attack.
+  ASSERT_EQ(From("192.0.2.1", "reader", "reader-password").status, 200U);
+  const int before = counting_->checks;
+  for (int i = 0; i < 5; ++i) {
+    Response res = From("198.51.100." + std::to_string(i), "reader", "guess-" + std::to_string(i));
+    EXPECT_EQ(res.status, 401U) << i;
+  }
+  EXPECT_EQ(counting_->checks, before + 5);
+  Response refused = From("198.51.100.77", "reader", "guess-6");
+  EXPECT_EQ(refused.status, 429U);
+  EXPECT_EQ(Header(refused, "Retry-After"), "12");
+  EXPECT_THAT(refused.reason, HasSubstr("Too many failed logins for this user name"));
+  EXPECT_THAT(Header(refused, "Cache-Control"), HasSubstr("no-store"));
+  EXPECT_EQ(Header(refused, "WWW-Authenticate"), "");
+  // The right password too, remembered or not, from anywhere, and from memory: no check ran.
+  EXPECT_EQ(From("192.0.2.1", "reader", "reader-password").status, 429U);
+  RequestHead head = ReaderGet("/simple/");
+  head.remote_address = "192.0.2.1";
+  auto fast = handlers_->TryHandleInMemory(head);
+  ASSERT_TRUE(fast.has_value()) << "a refusal needs neither the store nor a hash";
+  EXPECT_EQ(fast->status, 429U);
+  EXPECT_EQ(counting_->checks, before + 5);
+  // Uploads are checked by the same throttle, before the body.
+  RequestHead upload = Head("POST", "/legacy/",
+                            {{"Content-Type", "multipart/form-data; boundary=xyz"},
+                             {"Authorization", BasicAuth("reader", "reader-password")}});
+  auto start = handlers_->BeginUpload(upload);
+  ASSERT_TRUE(start.reject.has_value());
+  EXPECT_EQ(start.reject->status, 429U);
+  EXPECT_EQ(counting_->checks, before + 5);
+  // Other users are not affected.
+  EXPECT_EQ(From("198.51.100.1", "admin", "admin-password").status, 200U);
+}
+
+TEST_F(ThrottledHandlersTest, AddressIsRefusedWith429AfterTenFailures) {
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(From("203.0.113.9", "nobody-" + std::to_string(i), "pw-" + std::to_string(i)).status,
+              401U);
+  }
+  const int checks = counting_->checks;
+  Response refused = From("203.0.113.9", "admin", "admin-password");
+  EXPECT_EQ(refused.status, 429U);
+  EXPECT_EQ(Header(refused, "Retry-After"), "6");
+  EXPECT_THAT(refused.body, HasSubstr("Too many failed logins from your address"));
+  EXPECT_EQ(counting_->checks, checks);
+  // JSON clients get the JSON error form.
+  RequestHead head = Head(
+      "GET", "/simple/",
+      {{"Authorization", BasicAuth("admin", "admin-password")}, {"Accept", "application/json"}});
+  head.remote_address = "203.0.113.9";
+  Response json_refused = handlers_->Handle(head);
+  EXPECT_EQ(json_refused.status, 429U);
+  EXPECT_EQ(json::parse(json_refused.body).at("title").as_string(), "Too Many Requests");
+  EXPECT_EQ(From("203.0.113.10", "admin", "admin-password").status, 200U);
+}
+
+TEST_F(ThrottledHandlersTest, SuccessesDoNotCount) {
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(From("192.0.2.5", "reader", "reader-password").status, 200U);
+  }
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(From("192.0.2.5", "reader", "wrong").status, 401U);
+  }
+  EXPECT_EQ(From("192.0.2.5", "reader", "reader-password").status, 200U);
+  EXPECT_EQ(From("192.0.2.5", "reader", "wrong").status, 401U);  // the fifth failure
+  EXPECT_EQ(From("192.0.2.5", "reader", "reader-password").status, 429U);
+}
+
+TEST_F(ThrottledHandlersTest, UnknownAndKnownUsersAreIndistinguishable) {
+  Response known = From("192.0.2.20", "reader", "wrong-password");
+  const int after_known = counting_->checks;
+  Response unknown = From("192.0.2.21", "no-such-user", "wrong-password");
+  EXPECT_EQ(counting_->checks, after_known + 1) << "an unknown user costs one check too";
+  EXPECT_EQ(known.status, unknown.status);
+  EXPECT_EQ(known.reason, unknown.reason);
+  EXPECT_EQ(known.body, unknown.body);
+  EXPECT_EQ(known.headers, unknown.headers);
+  // And the throttle treats them alike: 429 after five, with the same message.
+  for (int i = 0; i < 4; ++i) {
+    From("192.0.2.3" + std::to_string(i), "reader", "wrong");
+    From("192.0.2.4" + std::to_string(i), "no-such-user", "wrong");
+  }
+  Response known_refused = From("192.0.2.50", "reader", "wrong");
+  Response unknown_refused = From("192.0.2.51", "no-such-user", "wrong");
+  EXPECT_EQ(known_refused.status, 429U);
+  EXPECT_EQ(known_refused.reason, unknown_refused.reason);
+  EXPECT_EQ(known_refused.headers, unknown_refused.headers);
+}
+
+TEST_F(ThrottledHandlersTest, MalformedCredentialsCostNothingAndAreNotThrottled) {
+  for (int i = 0; i < 30; ++i) {
+    RequestHead head = Head("GET", "/simple/", {{"Authorization", "Basic !!!"}});
+    head.remote_address = "192.0.2.99";
+    EXPECT_EQ(handlers_->Handle(head).status, 401U);
+  }
+  EXPECT_EQ(counting_->checks, 0);
+  EXPECT_EQ(From("192.0.2.99", "reader", "reader-password").status, 200U);
+}
+
+TEST_F(HandlersTest, LargePagesAreSentFromASealedMemfd) {
+  // A 100 KB summary makes the human project page larger than 64 KiB.
+  const std::string summary(100000, 'x');
+  auto outcome = index_->Upload(
+      MakeForm(dir_, kSdistName,
+               Sdist("foo-1.0", Metadata("Foo", "1.0", "Summary: " + summary + "\n")), "foo",
+               "1.0"),
+      "uploader");
+  ASSERT_TRUE(outcome.has_value()) << outcome.error();
+  Response res = Get("/project/foo/");
+  ASSERT_EQ(res.status, 200U);
+  ASSERT_TRUE(res.file.valid());
+  const std::string body = BodyOf(res);
+  EXPECT_THAT(body, HasSubstr(summary));
+  EXPECT_EQ(res.ContentLength(), static_cast<std::int64_t>(body.size()));
+  Response head = handlers_->Handle(ReaderGet("/project/foo/", {}, "HEAD"));
+  EXPECT_EQ(head.ContentLength(), static_cast<std::int64_t>(body.size()));
+}
+
 }  // namespace
 }  // namespace pydepot::http

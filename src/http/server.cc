@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 
 #include <algorithm>
@@ -8,9 +9,11 @@
 #include <charconv>
 #include <ctime>
 #include <iostream>
+#include <mutex>
 #include <thread>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -18,6 +21,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "auth/throttle.h"
 
 namespace pydepot::http {
 namespace {
@@ -29,19 +34,61 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
 constexpr std::size_t kChunkBytes = 256 * 1024;
+// After an error answer that leaves request bytes unread, the connection is drained this long
+// (and at most kLingerBytes) before it is closed, so the client reads the answer instead of a
+// reset. A connection refused for the connection limits lingers less: it holds a descriptor
+// outside the limits.
+constexpr std::chrono::milliseconds kLinger{2000};
+constexpr std::chrono::milliseconds kRefusedLinger{250};
+constexpr std::size_t kLingerBytes = 1 << 20;
+
+// Sent with every response. No page pydepot serves loads anything (no scripts, styles, images
+// or frames), so one policy that allows nothing fits the HTML pages and everything else.
+constexpr std::string_view kSecurityHeaders =
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'\r\n";
+
+// An IP address as text, IPv4-mapped IPv6 addresses as IPv4; "" when `text` is not an address.
+std::string NormalizeAddress(std::string_view text) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(std::string(text), ec);
+  if (ec) {
+    return {};
+  }
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
 
 RequestHead MakeHead(const bhttp::request_parser<bhttp::buffer_body>& parser,
-                     const std::string& remote) {
+                     const std::string& remote, int& transfer_encodings) {
   const auto& req = parser.get();
   RequestHead head;
   head.method = std::string(req.method_string());
   head.target = std::string(req.target());
   head.remote_address = remote;
   head.headers.reserve(8);
+  transfer_encodings = 0;
   for (const auto& field : req) {
+    transfer_encodings += field.name() == bhttp::field::transfer_encoding ? 1 : 0;
     head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   return head;
@@ -73,73 +120,86 @@ std::string_view HttpDate() {
 }
 
 void AppendHeaderValue(std::string& out, std::string_view value) {
-  // Values are ours, but some quote input (Location): never let one end the header.
-  for (char c : value) {
-    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
-  }
-}
-
-// Writes the status line and headers of `res` into `out` (reused across requests, so a
-// response head costs no allocation once the buffer has grown).
-void SerializeHead(const Response& res, bool keep_alive, bool http10, bool no_body,
-                   std::string& out) {
-  out.clear();
-  out += "HTTP/1.1 ";
-  std::array<char, 8> code{};
-  auto [end, ec] = std::to_chars(code.data(), code.data() + code.size(), res.status);
-  out.append(code.data(), end);
-  out += ' ';
-  if (!res.reason.empty()) {
-    AppendHeaderValue(out, res.reason);
-  } else {
-    auto reason = bhttp::obsolete_reason(bhttp::int_to_status(res.status));
-    out.append(reason.data(), reason.size());
-  }
-  out += "\r\nServer: pydepot\r\nDate: ";
-  out += HttpDate();
-  out += "\r\n";
-  for (const auto& [name, value] : res.headers) {
-    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection")) {
-      continue;
+  // Values are ours, but some quote input (Location): never let one end the header. Appended
+  // in one piece when clean (always, in practice): this runs for every header of every response.
+  const std::size_t start = out.size();
+  out.append(value);
+  if (value.find_first_of("\r\n") != std::string_view::npos) {
+    for (std::size_t i = start; i < out.size(); ++i) {
+      if (out[i] == '\r' || out[i] == '\n') {
+        out[i] = ' ';
+      }
     }
-    out += name;
-    out += ": ";
-    AppendHeaderValue(out, value);
-    out += "\r\n";
   }
-  if (!no_body) {
-    out += "Content-Length: ";
-    std::array<char, 24> length{};
-    auto [lend, lec] =
-        std::to_chars(length.data(), length.data() + length.size(), res.ContentLength());
-    out.append(length.data(), lend);
-    out += "\r\n";
-  }
-  if (!keep_alive) {
-    out += "Connection: close\r\n";
-  } else if (http10) {
-    out += "Connection: keep-alive\r\n";
-  }
-  out += "\r\n";
 }
 
-// Waits until the socket can take more bytes, or `timeout` passes (false).
-awaitable<bool> WaitWritable(tcp::socket& socket, std::chrono::seconds timeout) {
-  asio::steady_timer timer(socket.get_executor(), timeout);
-  auto result =
-      co_await (socket.async_wait(tcp::socket::wait_write, kTuple) || timer.async_wait(kTuple));
-  if (result.index() != 0) {
-    co_return false;
+// One connection's socket and its watchdog. A single timer per connection enforces whichever
+// deadline is current: moving the deadline later is a store (the timer wakes at its old expiry,
+// sees the new deadline and sleeps again), so requests on a busy connection cost no timer
+// operations. When a read's deadline passes, the socket's receiving side is shut down (pending
+// and later reads end at once, also those a composed operation has yet to start) but not its
+// sending side, so the session can still answer 408; when a write's deadline passes, both sides
+// are. The socket and the timer run on the connection's strand, which serializes the watchdog
+// with the session.
+struct Connection {
+  enum class Wait { kRead, kWrite };
+
+  explicit Connection(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+
+  // The pending and next socket operations (reads or writes) must finish within `timeout`.
+  void SetDeadline(Clock::duration timeout, Wait kind) {
+    deadline = Clock::now() + timeout;
+    waiting = kind;
+    expired = false;
+    if (deadline < timer.expiry()) {
+      timer.cancel();  // the watchdog wakes and waits again, for the earlier deadline
+    }
   }
-  auto [ec] = std::get<0>(result);
+  // No deadline (while the request is processed, which is not the client's doing).
+  void ClearDeadline() { deadline = Clock::time_point::max(); }
+  // True when the operation that just failed with `ec` failed because its deadline passed.
+  bool TimedOut(const boost::system::error_code& ec) const { return expired && ec; }
+
+  tcp::socket socket;
+  asio::steady_timer timer;
+  Clock::time_point deadline = Clock::time_point::max();
+  Wait waiting = Wait::kRead;
+  bool expired = false;  // the deadline passed and the socket was shut down
+  bool done = false;     // the session ended: the watchdog stops
+};
+
+void Watch(std::shared_ptr<Connection> conn) {
+  asio::steady_timer& timer = conn->timer;
+  timer.expires_at(conn->deadline);
+  timer.async_wait([conn = std::move(conn)](const boost::system::error_code&) mutable {
+    if (conn->done) {
+      return;
+    }
+    if (conn->deadline <= Clock::now()) {
+      conn->expired = true;
+      conn->deadline = Clock::time_point::max();
+      boost::system::error_code ignored;
+      conn->socket.shutdown(conn->waiting == Connection::Wait::kRead ? tcp::socket::shutdown_receive
+                                                                     : tcp::socket::shutdown_both,
+                            ignored);
+      conn->socket.cancel(ignored);
+    }
+    Watch(std::move(conn));
+  });
+}
+
+// Waits until the socket can take more bytes (false when the deadline passed or it failed).
+awaitable<bool> WaitWritable(tcp::socket& socket) {
+  auto [ec] = co_await socket.async_wait(tcp::socket::wait_write, kTuple);
   co_return !ec;
 }
 
 // Sends `length` bytes of `fd` from `offset` with sendfile(2): the kernel copies from the page
-// cache to the socket, the bytes never enter this process.
-awaitable<bool> SendFile(beast::tcp_stream& stream, int fd, std::int64_t offset,
-                         std::int64_t length, std::chrono::seconds timeout) {
-  tcp::socket& socket = stream.socket();
+// cache to the socket, the bytes never enter this process. Each wait for the socket must end
+// within `timeout`.
+awaitable<bool> SendFile(Connection& conn, int fd, std::int64_t offset, std::int64_t length,
+                         std::chrono::seconds timeout) {
+  tcp::socket& socket = conn.socket;
   boost::system::error_code ec;
   socket.native_non_blocking(true, ec);
   if (ec) {
@@ -163,7 +223,8 @@ awaitable<bool> SendFile(beast::tcp_stream& stream, int fd, std::int64_t offset,
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       co_return false;
     }
-    if (!co_await WaitWritable(socket, timeout)) {
+    conn.SetDeadline(timeout, Connection::Wait::kWrite);
+    if (!co_await WaitWritable(socket)) {
       co_return false;
     }
   }
@@ -172,13 +233,13 @@ awaitable<bool> SendFile(beast::tcp_stream& stream, int fd, std::int64_t offset,
 
 // Writes `res`: the head and an in-memory body in one gathered write, a local file with
 // sendfile, a store stream in chunks read on the blocking pool.
-awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res, bool keep_alive,
-                              bool http10, std::chrono::seconds timeout, std::string& head_buffer,
+awaitable<bool> WriteResponse(Connection& conn, Response& res, bool keep_alive, bool http10,
+                              std::chrono::seconds timeout, std::string& head_buffer,
                               asio::thread_pool& pool) {
   const bool no_body =
       res.status == 304 || res.status == 204 || (res.status >= 100 && res.status < 200);
   keep_alive = keep_alive && !res.close;
-  SerializeHead(res, keep_alive, http10, no_body, head_buffer);
+  SerializeResponseHead(res, keep_alive, http10, no_body, head_buffer);
   const std::int64_t length = no_body ? 0 : res.ContentLength();
   const bool inline_body = !res.head_only && length > 0 && !res.stream && !res.file.valid();
   std::string_view body;
@@ -187,8 +248,8 @@ awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res, bool kee
   }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_buffer),
                                             asio::buffer(body.data(), body.size())};
-  stream.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
+  conn.SetDeadline(timeout, Connection::Wait::kWrite);
+  auto [ec, n] = co_await asio::async_write(conn.socket, buffers, kTuple);
   if (ec) {
     co_return false;
   }
@@ -196,19 +257,20 @@ awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res, bool kee
     co_return true;
   }
   if (res.file.valid()) {
-    co_return co_await SendFile(stream, res.file.get(), res.file_offset, res.stream_length,
-                                timeout);
+    co_return co_await SendFile(conn, res.file.get(), res.file_offset, res.stream_length, timeout);
   }
   std::vector<char> buffer(kChunkBytes);
   std::int64_t left = res.stream_length;
   while (left > 0) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::int64_t>(left, kChunkBytes));
+    conn.ClearDeadline();
     auto got = co_await OnPool(pool, [&] { return res.stream->Read(buffer.data(), want); });
     if (!got.has_value() || *got == 0) {
       co_return false;  // the length is promised: a short body must end the connection
     }
-    stream.expires_after(timeout);
-    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(buffer.data(), *got), kTuple);
+    conn.SetDeadline(timeout, Connection::Wait::kWrite);
+    auto [wec, wn] =
+        co_await asio::async_write(conn.socket, asio::buffer(buffer.data(), *got), kTuple);
     if (wec) {
       co_return false;
     }
@@ -217,10 +279,164 @@ awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response& res, bool kee
   co_return true;
 }
 
+// Ends a connection whose request was not read to its end: stops sending, then reads and drops
+// what the client still sends for a little while, so the answer is not lost to a reset.
+awaitable<void> Linger(Connection& conn, Clock::duration linger = kLinger) {
+  boost::system::error_code ec;
+  conn.socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) {
+    co_return;
+  }
+  std::array<char, 4096> sink{};
+  std::size_t drained = 0;
+  conn.SetDeadline(linger, Connection::Wait::kRead);
+  while (drained < kLingerBytes) {
+    auto [rec, n] = co_await conn.socket.async_read_some(asio::buffer(sink), kTuple);
+    if (rec) {
+      break;
+    }
+    drained += n;
+  }
+}
+
+// The answer to a request head Beast could not parse.
+Response MalformedHead(const boost::system::error_code& ec,
+                       const bhttp::request_parser<bhttp::buffer_body>& parser,
+                       const ServerOptions& options) {
+  if (ec == bhttp::error::header_limit) {
+    // The parser has a method once it has read the request line: without one, the request line
+    // alone is too long (a URL), else the headers are.
+    if (parser.get().method_string().empty()) {
+      return ErrorResponse(414, "Request target too long: the limit is " +
+                                    std::to_string(options.max_target_bytes) + " bytes.");
+    }
+    return ErrorResponse(431, "Request header fields too large: the limit is " +
+                                  std::to_string(options.max_header_bytes) +
+                                  " bytes for the request line and headers together.");
+  }
+  std::string_view message = "Malformed HTTP request.";
+  if (ec == bhttp::error::bad_method) {
+    message = "Malformed request line: bad method.";
+  } else if (ec == bhttp::error::bad_target) {
+    message =
+        "Malformed request line: the target holds a character URLs may not (a space, a control "
+        "character or a byte above 127): percent-encode it.";
+  } else if (ec == bhttp::error::bad_version) {
+    message =
+        "Malformed request line: it must end with HTTP/1.1 (or HTTP/1.0) and CRLF; no other "
+        "HTTP version is spoken here.";
+  } else if (ec == bhttp::error::bad_field) {
+    message = "Malformed header name.";
+  } else if (ec == bhttp::error::bad_value) {
+    message = "Malformed header value: NUL and control characters are not allowed.";
+  } else if (ec == bhttp::error::bad_line_ending) {
+    message = "Malformed request: lines must end with CRLF.";
+  } else if (ec == bhttp::error::bad_content_length) {
+    message =
+        "Invalid Content-Length, or Content-Length together with Transfer-Encoding: refused "
+        "(send one of them).";
+  } else if (ec == bhttp::error::multiple_content_length) {
+    message = "Conflicting Content-Length headers: send one.";
+  } else if (ec == bhttp::error::bad_transfer_encoding) {
+    message =
+        "Transfer-Encoding together with Content-Length, or Transfer-Encoding sent twice: "
+        "refused (send one of them, once).";
+  }
+  return ErrorResponse(400, message);
+}
+
+// The answer to a head that parsed but frames its body in a way we refuse (request smuggling):
+// any Transfer-Encoding other than one "chunked". nullopt when the framing is fine.
+std::optional<Response> RefusedFraming(const RequestHead& head, int transfer_encodings,
+                                       bool chunked, bool http10) {
+  if (transfer_encodings == 0) {
+    return std::nullopt;
+  }
+  if (transfer_encodings > 1) {
+    return ErrorResponse(400, "Transfer-Encoding sent more than once: refused.");
+  }
+  if (http10) {
+    return ErrorResponse(400, "Transfer-Encoding in an HTTP/1.0 request: refused.");
+  }
+  if (!chunked) {
+    return ErrorResponse(
+        400, "Transfer-Encoding must end with chunked: refused (send Content-Length instead).");
+  }
+  if (!beast::iequals(Trim(head.Header("Transfer-Encoding")), "chunked")) {
+    return ErrorResponse(501, "Only 'Transfer-Encoding: chunked' is supported: no other codings.");
+  }
+  return std::nullopt;
+}
+
+// How many connections are open, in all and per client; see ServerOptions.
+class ConnectionCounter {
+ public:
+  ConnectionCounter(std::size_t max_total, std::size_t max_per_client)
+      : max_total_(max_total), max_per_client_(max_per_client) {}
+
+  enum class Admission { kAdmitted, kServerFull, kClientFull };
+
+  Admission Add(const std::string& client, bool exempt) {
+    std::lock_guard lock(mu_);
+    if (total_ >= max_total_) {
+      return Admission::kServerFull;
+    }
+    if (!exempt && max_per_client_ > 0) {
+      std::size_t& count = per_client_[client];  // an absent client starts at 0
+      if (count >= max_per_client_) {
+        return Admission::kClientFull;
+      }
+      ++count;
+    }
+    ++total_;
+    return Admission::kAdmitted;
+  }
+
+  void Remove(const std::string& client, bool exempt) {
+    std::lock_guard lock(mu_);
+    --total_;
+    if (!exempt && max_per_client_ > 0) {
+      auto it = per_client_.find(client);
+      if (it != per_client_.end() && --it->second == 0) {
+        per_client_.erase(it);
+      }
+    }
+  }
+
+ private:
+  const std::size_t max_total_;
+  const std::size_t max_per_client_;
+  std::mutex mu_;
+  std::size_t total_ = 0;                                    // guarded by mu_
+  std::unordered_map<std::string, std::size_t> per_client_;  // guarded by mu_
+};
+
 struct Shared {
   Handlers& handlers;
   ServerOptions options;
   asio::thread_pool& pool;
+  ConnectionCounter connections;
+};
+
+// Undoes the bookkeeping of a session however its coroutine ends.
+struct SessionGuard {
+  SessionGuard(std::shared_ptr<Connection> c, ConnectionCounter& counter_, std::string client_,
+               bool exempt_)
+      : conn(std::move(c)), counter(counter_), client(std::move(client_)), exempt(exempt_) {}
+  SessionGuard(const SessionGuard&) = delete;
+  SessionGuard& operator=(const SessionGuard&) = delete;
+  ~SessionGuard() {
+    conn->done = true;
+    conn->timer.cancel();
+    if (admitted) {
+      counter.Remove(client, exempt);
+    }
+  }
+  std::shared_ptr<Connection> conn;
+  ConnectionCounter& counter;
+  std::string client;
+  bool exempt = false;
+  bool admitted = false;
 };
 
 awaitable<void> Session(tcp::socket socket, Shared& shared) {
@@ -231,43 +447,102 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
     boost::system::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
     if (!ec) {
-      remote = endpoint.address().to_string();
+      const asio::ip::address address = endpoint.address();
+      remote = address.is_v6() && address.to_v6().is_v4_mapped()
+                   ? asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string()
+                   : address.to_string();
     }
   }
-  beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-  std::array<std::vector<char>, 2> chunks;  // upload body chunks, allocated by the first upload
+  const bool trusted_peer =
+      !options.trusted_proxies.empty() &&
+      std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), remote) !=
+          options.trusted_proxies.end();
+  auto conn = std::make_shared<Connection>(std::move(socket));
+  SessionGuard guard(conn, shared.connections, auth::AddressGroup(remote), trusted_peer);
+  Watch(conn);
   std::string head_buffer;
   head_buffer.reserve(1024);
+
+  const auto admission = shared.connections.Add(guard.client, trusted_peer);
+  if (admission != ConnectionCounter::Admission::kAdmitted) {
+    Response busy = ErrorResponse(
+        503, admission == ConnectionCounter::Admission::kServerFull
+                 ? "Too many connections to this server; retry in a few seconds."
+                 : "Too many connections from your address; close some, or retry in a few "
+                   "seconds.");
+    busy.SetHeader("Retry-After", "5");
+    busy.close = true;
+    if (co_await WriteResponse(*conn, busy, false, false, options.header_timeout, head_buffer,
+                               shared.pool)) {
+      co_await Linger(*conn, kRefusedLinger);
+    }
+    co_return;
+  }
+  guard.admitted = true;
+
+  beast::flat_buffer buffer;
+  std::array<std::vector<char>, 2> chunks;  // upload body chunks, allocated by the first upload
   while (true) {
+    if (buffer.size() == 0) {
+      // Idle: nothing of the next request has arrived. This read is the one the head parser
+      // would make first anyway, under the idle deadline instead of the header one.
+      conn->SetDeadline(options.idle_timeout, Connection::Wait::kRead);
+      const std::size_t room = std::clamp<std::size_t>(buffer.capacity(), 512, 65536);
+      auto [ec, n] = co_await conn->socket.async_read_some(buffer.prepare(room), kTuple);
+      if (ec) {
+        break;  // closed, reset or idle too long: nothing to answer
+      }
+      buffer.commit(n);
+    }
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     // No body limit while the head is read: Beast would refuse a large Content-Length as a
     // parse error, and the handlers answer that with a proper 413 (or read no body at all).
     parser.body_limit(boost::none);
-    stream.expires_after(options.header_timeout);
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    conn->SetDeadline(options.header_timeout, Connection::Wait::kRead);
+    auto [ec, n] = co_await bhttp::async_read_header(conn->socket, buffer, parser, kTuple);
+    conn->ClearDeadline();
     if (ec) {
-      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-          ec == asio::error::eof || ec == asio::error::connection_reset) {
+      Response bad;
+      if (conn->TimedOut(ec)) {
+        // The watchdog shut the receiving side: the answer can still go out.
+        bad = ErrorResponse(408, "Request head not received within " +
+                                     std::to_string(options.header_timeout.count()) + " seconds.");
+      } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+                 ec == asio::error::eof || ec == asio::error::connection_reset ||
+                 ec == asio::error::operation_aborted) {
         break;
+      } else {
+        bad = MalformedHead(ec, parser, options);  // answered once, then the connection ends
       }
-      // A malformed head: answer once, then drop the connection.
-      Response bad =
-          ErrorResponse(ec == bhttp::error::header_limit ? 431 : 400,
-                        ec == bhttp::error::header_limit ? "Request header fields too large."
-                                                         : "Malformed HTTP request.");
       bad.close = true;
-      co_await WriteResponse(stream, bad, false, false, options.header_timeout, head_buffer,
-                             shared.pool);
-      break;
+      if (co_await WriteResponse(*conn, bad, false, false, options.header_timeout, head_buffer,
+                                 shared.pool)) {
+        co_await Linger(*conn);
+      }
+      co_return;
     }
-    RequestHead head = MakeHead(parser, remote);
+    int transfer_encodings = 0;
+    RequestHead head = MakeHead(parser, remote, transfer_encodings);
+    if (trusted_peer) {
+      head.remote_address = ForwardedClientAddress(remote, head, options.trusted_proxies);
+    }
     const bool keep_alive = parser.get().keep_alive();
     const bool http10 = parser.get().version() == 10;
     Response res;
+    bool refused_early = false;
+    if (head.target.size() > options.max_target_bytes) {
+      res = ErrorResponse(414, "Request target too long: the limit is " +
+                                   std::to_string(options.max_target_bytes) + " bytes.");
+      refused_early = true;
+    } else if (auto framing = RefusedFraming(head, transfer_encodings, parser.chunked(), http10)) {
+      res = *std::move(framing);
+      refused_early = true;
+    }
     parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
-    if (Handlers::IsUpload(head)) {
+    if (refused_early) {
+      res.close = true;
+    } else if (Handlers::IsUpload(head)) {
       auto start = co_await OnPool(shared.pool, [&] { return handlers.BeginUpload(head); });
       if (start.reject) {
         res = std::move(*start.reject);
@@ -275,9 +550,9 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
       } else {
         if (beast::iequals(head.Header("Expect"), "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          stream.expires_after(options.body_timeout);
+          conn->SetDeadline(options.body_timeout, Connection::Wait::kWrite);
           auto [cec, cn] = co_await asio::async_write(
-              stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+              conn->socket, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
           if (cec) {
             break;
           }
@@ -300,8 +575,8 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
         auto read = [&](int index) -> awaitable<std::pair<boost::system::error_code, std::size_t>> {
           parser.get().body().data = chunks[index].data();
           parser.get().body().size = kChunkBytes;
-          stream.expires_after(options.body_timeout);
-          auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+          conn->SetDeadline(options.body_timeout, Connection::Wait::kRead);
+          auto [bec, bn] = co_await bhttp::async_read(conn->socket, buffer, parser, kTuple);
           if (bec == bhttp::error::need_buffer) {
             bec = {};
           }
@@ -335,13 +610,26 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
           if (bec) {
             if (bec == bhttp::error::body_limit) {
               res = ErrorResponse(413, "File too large for this index.");
-              res.close = true;
-              failed = true;
-              break;
+            } else if (conn->TimedOut(bec)) {
+              res = ErrorResponse(408, "Request body stalled: no data for " +
+                                           std::to_string(options.body_timeout.count()) +
+                                           " seconds. Nothing was stored.");
+            } else if (bec == bhttp::error::partial_message) {
+              res = ErrorResponse(400,
+                                  "Request body truncated: the connection ended before "
+                                  "the body did. Nothing was stored.");
+            } else if (bec.category() ==
+                       bhttp::make_error_code(bhttp::error::bad_chunk).category()) {
+              res = ErrorResponse(400, "Malformed chunked request body. Nothing was stored.");
+            } else {
+              co_return;  // the client went away: nothing to answer
             }
-            co_return;  // the client went away or stalled: nothing to answer
+            res.close = true;
+            failed = true;
+            break;
           }
         }
+        conn->ClearDeadline();
         if (!failed) {
           res = co_await OnPool(shared.pool,
                                 [&] { return handlers.FinishUpload(*start.body, head); });
@@ -359,27 +647,42 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
         res.close = true;
       }
     }
-    const bool ok = co_await WriteResponse(stream, res, keep_alive, http10, options.body_timeout,
+    const bool ok = co_await WriteResponse(*conn, res, keep_alive, http10, options.body_timeout,
                                            head_buffer, shared.pool);
+    if (ok && res.close && !parser.is_done()) {
+      co_await Linger(*conn);
+      co_return;
+    }
     if (!ok || res.close || !keep_alive) {
       break;
     }
   }
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<void> Listen(tcp::acceptor& acceptor, Shared& shared) {
+awaitable<void> Listen(tcp::acceptor& acceptor, asio::io_context& io, Shared& shared) {
+  asio::steady_timer pause(acceptor.get_executor());
   while (true) {
-    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    // Each connection runs on a strand of its own: its session and its watchdog never run at
+    // once, even with several network threads.
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted) {
         co_return;
       }
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory || ec.value() == ENFILE) {
+        // Out of descriptors: the connection stays in the backlog, and accepting again at once
+        // would fail again at once. Wait for sessions to end instead of spinning.
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTuple);
+      }
+      continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), Session(std::move(socket), shared),
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, Session(std::move(socket), shared),
                    [](const std::exception_ptr& error) {
                      if (error) {
                        try {
@@ -401,7 +704,9 @@ class ServerImpl final : public Server {
         pool_(static_cast<std::size_t>(std::max(1, options_.threads))),
         acceptor_(io_),
         signals_(io_, SIGINT, SIGTERM),
-        shared_{handlers_, options_, pool_} {}
+        shared_{handlers_, options_, pool_,
+                ConnectionCounter(options_.max_connections, options_.max_connections_per_address)} {
+  }
 
   Status Bind() {
     boost::system::error_code ec;
@@ -437,7 +742,7 @@ class ServerImpl final : public Server {
         Stop();
       }
     });
-    asio::co_spawn(io_, Listen(acceptor_, shared_), asio::detached);
+    asio::co_spawn(io_, Listen(acceptor_, io_, shared_), asio::detached);
     std::vector<std::thread> threads;
     for (int i = 1; i < options_.io_threads; ++i) {
       threads.emplace_back([this] { io_.run(); });
@@ -469,7 +774,104 @@ class ServerImpl final : public Server {
   std::uint16_t port_ = 0;
 };
 
+// Raises the soft limit on open descriptors to the hard one; returns the soft limit.
+std::size_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return 1024;
+  }
+  const rlim_t wanted = std::min<rlim_t>(limit.rlim_max, rlim_t{1} << 20);
+  if (limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = wanted;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    }
+  }
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
 }  // namespace
+
+void SerializeResponseHead(const Response& res, bool keep_alive, bool http10, bool no_body,
+                           std::string& out) {
+  out.clear();
+  out += "HTTP/1.1 ";
+  std::array<char, 8> code{};
+  auto [end, ec] = std::to_chars(code.data(), code.data() + code.size(), res.status);
+  out.append(code.data(), end);
+  out += ' ';
+  if (!res.reason.empty()) {
+    AppendHeaderValue(out, res.reason);
+  } else {
+    auto reason = bhttp::obsolete_reason(bhttp::int_to_status(res.status));
+    out.append(reason.data(), reason.size());
+  }
+  out += "\r\nServer: pydepot\r\nDate: ";
+  out += HttpDate();
+  out += "\r\n";
+  out += kSecurityHeaders;
+  for (const auto& [name, value] : res.headers) {
+    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Connection")) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    AppendHeaderValue(out, value);
+    out += "\r\n";
+  }
+  if (!no_body) {
+    out += "Content-Length: ";
+    std::array<char, 24> length{};
+    auto [lend, lec] =
+        std::to_chars(length.data(), length.data() + length.size(), res.ContentLength());
+    out.append(length.data(), lend);
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (http10) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
+std::string ForwardedClientAddress(std::string_view peer, const RequestHead& head,
+                                   const std::vector<std::string>& trusted_proxies) {
+  auto trusted = [&](const std::string& address) {
+    return std::find(trusted_proxies.begin(), trusted_proxies.end(), address) !=
+           trusted_proxies.end();
+  };
+  std::string client(peer);
+  if (!trusted(client)) {
+    return client;
+  }
+  // Right to left over every X-Forwarded-For line (the last line holds the nearest hops).
+  for (auto it = head.headers.rbegin(); it != head.headers.rend(); ++it) {
+    if (!beast::iequals(it->first, "X-Forwarded-For")) {
+      continue;
+    }
+    std::string_view list = it->second;
+    while (true) {
+      const std::size_t comma = list.rfind(',');
+      const std::string_view entry =
+          Trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+      std::string address = NormalizeAddress(entry);
+      if (address.empty()) {
+        return client;  // not an address: stop at the last hop we trust
+      }
+      if (!trusted(address)) {
+        return address;
+      }
+      client = std::move(address);
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      list = list.substr(0, comma);
+    }
+  }
+  return client;
+}
 
 StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Handlers& handlers) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -479,6 +881,18 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Handlers
   if (options.threads <= 0) {
     // Blocking work waits on the store far more than it computes: many threads per core.
     options.threads = std::max(16, 4 * cores);
+  }
+  const std::size_t descriptors = RaiseDescriptorLimit();
+  if (options.max_connections == 0) {
+    // A quarter of the descriptors stay for store files, spool files and refusing connections.
+    options.max_connections = std::clamp<std::size_t>(descriptors / 4 * 3, 16, 10000);
+  }
+  for (std::string& proxy : options.trusted_proxies) {
+    std::string normalized = NormalizeAddress(proxy);
+    if (normalized.empty()) {
+      return InvalidArgumentError("trusted proxy '" + proxy + "' is not an IP address");
+    }
+    proxy = std::move(normalized);
   }
   auto server = std::make_unique<ServerImpl>(std::move(options), handlers);
   if (Status s = server->Bind(); !s.ok()) {

@@ -1,6 +1,11 @@
 #include "index/index.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +29,33 @@
 #include "storage/keys.h"
 
 namespace pydepot::index {
+
+std::shared_ptr<const SealedBytes> SealedBytes::Create(std::string_view bytes) {
+  const int fd = ::memfd_create("pydepot-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) {
+    return nullptr;
+  }
+  auto sealed = std::make_shared<const SealedBytes>(fd, bytes.size());
+  std::string_view rest = bytes;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return nullptr;
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  // Nobody, this process included, can change the bytes once they are served.
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    return nullptr;
+  }
+  return sealed;
+}
+
+SealedBytes::~SealedBytes() { ::close(fd_); }
+
 namespace {
 
 // Compare-and-swap retries before a contended document update gives up (each retry re-reads).
@@ -43,6 +75,9 @@ std::int64_t SystemNowMicros() {
 // Pages smaller than this are sent as they are: gzip would save a few hundred bytes at best.
 constexpr std::size_t kMinGzipBytes = 1024;
 
+// Pages at least this large are also kept as sealed memfds for sendfile.
+constexpr std::size_t kSealedPageBytes = 64 * 1024;
+
 Page MakePage(std::string body) {
   Page page;
   page.etag = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
@@ -55,11 +90,19 @@ Page MakePage(std::string body) {
     }
   }
   page.body = std::move(body);
+  if (page.body.size() >= kSealedPageBytes) {
+    page.body_file = SealedBytes::Create(page.body);
+  }
+  if (page.gzip.size() >= kSealedPageBytes) {
+    page.gzip_file = SealedBytes::Create(page.gzip);
+  }
   return page;
 }
 
 std::size_t PageBytes(const Page& page) {
-  return page.body.capacity() + page.gzip.capacity() + page.etag.size() + page.gzip_etag.size();
+  return page.body.capacity() + page.gzip.capacity() + page.etag.size() + page.gzip_etag.size() +
+         (page.body_file ? page.body_file->size() : 0) +
+         (page.gzip_file ? page.gzip_file->size() : 0);
 }
 
 // What a project document holds in memory, roughly: its strings plus per-element overhead.
@@ -345,6 +388,37 @@ class IndexImpl final : public Index {
     return SetYank(project, version, "", false);
   }
 
+  StatusOr<bool> SyncProjectListEntry(std::string_view project_name) override {
+    const std::string project(project_name);
+    PYDEPOT_RETURN_IF_ERROR(storage::ProjectDocKey(project));
+    bool changed = false;
+    PYDEPOT_RETURN_IF_ERROR(UpdateProjectList([&](doc::ProjectList& list) -> StatusOr<bool> {
+      changed = false;
+      // Read after the list, so an upload that creates the project meanwhile either shows here
+      // or changes the list's etag and makes this attempt retry.
+      PYDEPOT_ASSIGN_OR_RETURN(LoadedDoc loaded, LoadProjectDoc(project));
+      auto it = FindListEntry(list, project);
+      const bool listed = it != list.projects.end() && it->name == project;
+      if (!loaded.doc) {
+        if (!listed) {
+          return false;
+        }
+        list.projects.erase(it);
+      } else if (!listed) {
+        list.projects.insert(it, doc::ProjectListEntry{project, loaded.doc->display_name,
+                                                       LatestUploadMicros(*loaded.doc)});
+      } else if (it->display_name != loaded.doc->display_name) {
+        it->display_name = loaded.doc->display_name;
+      } else {
+        return false;
+      }
+      list.serial++;
+      changed = true;
+      return true;
+    }));
+    return changed;
+  }
+
   storage::Storage& storage() override { return storage_; }
 
  private:
@@ -499,11 +573,13 @@ class IndexImpl final : public Index {
         return AlreadyExistsError(AlreadyExistsMessage(entry.filename, stored->blake2b_256));
       }
     }
+    bool metadata_was_stored = false;  // by an earlier attempt
     if (!file.facts.metadata_sha256.empty()) {
       auto meta = storage_.PutIfAbsent(metadata_key, file.facts.metadata_bytes);
       if (!meta.has_value() && meta.error().code() != StatusCode::kAlreadyExists) {
         return UnavailableError("storing metadata: " + meta.error().message());
       }
+      metadata_was_stored = !meta.has_value();
     }
 
     bool created = false;
@@ -552,6 +628,19 @@ class IndexImpl final : public Index {
         }));
     PYDEPOT_RETURN_IF_ERROR(refused);
     if (created) {
+      // Objects an earlier, unanswered attempt left were orphans until now, which `pydepot fsck
+      // --repair` may have deleted meanwhile: put back what is gone, from these same bytes.
+      if (!put.has_value()) {
+        PYDEPOT_RETURN_IF_ERROR(RestoreIfDeleted(file_key, [&] {
+          return file.consume_source ? storage_.MoveFileIfAbsent(file_key, file.path)
+                                     : storage_.PutFileIfAbsent(file_key, file.path);
+        }));
+      }
+      if (metadata_was_stored) {
+        PYDEPOT_RETURN_IF_ERROR(RestoreIfDeleted(metadata_key, [&] {
+          return storage_.PutIfAbsent(metadata_key, file.facts.metadata_bytes);
+        }));
+      }
       PYDEPOT_RETURN_IF_ERROR(
           TouchProjectList(file.project, display_name, entry.upload_time_micros));
     } else if (listed) {
@@ -559,6 +648,23 @@ class IndexImpl final : public Index {
           TouchProjectList(file.project, display_name, listed->upload_time_micros, true));
     }
     return created;
+  }
+
+  // Stores `key` again with `put` when it no longer exists.
+  Status RestoreIfDeleted(const std::string& key,
+                          const std::function<StatusOr<storage::ObjectInfo>()>& put) {
+    auto head = storage_.Head(key);
+    if (head.has_value()) {
+      return OkStatus();
+    }
+    if (head.error().code() == StatusCode::kNotFound) {
+      auto stored = put();
+      if (stored.has_value() || stored.error().code() == StatusCode::kAlreadyExists) {
+        return OkStatus();
+      }
+      return UnavailableError("storing " + key + ": " + stored.error().message());
+    }
+    return UnavailableError("storing " + key + ": " + head.error().message());
   }
 
   // Records `file` in its release: the first file of a release describes it (PyPI), unless it
@@ -812,6 +918,34 @@ class IndexImpl final : public Index {
   // display name and time. With `only_if_missing`, a project already listed is left alone.
   Status TouchProjectList(const std::string& project, const std::string& display_name,
                           std::int64_t when, bool only_if_missing = false) {
+    return UpdateProjectList([&](doc::ProjectList& list) -> StatusOr<bool> {
+      auto it = FindListEntry(list, project);
+      if (it != list.projects.end() && it->name == project) {
+        if (only_if_missing || (it->display_name == display_name && it->updated_micros >= when)) {
+          return false;
+        }
+        it->display_name = display_name;
+        it->updated_micros = std::max(it->updated_micros, when);
+      } else {
+        list.projects.insert(it, doc::ProjectListEntry{project, display_name, when});
+      }
+      list.serial++;
+      return true;
+    });
+  }
+
+  // Where `project` is, or would be inserted, in the sorted `list`.
+  static std::vector<doc::ProjectListEntry>::iterator FindListEntry(doc::ProjectList& list,
+                                                                    const std::string& project) {
+    return std::lower_bound(
+        list.projects.begin(), list.projects.end(), project,
+        [](const doc::ProjectListEntry& e, const std::string& n) { return e.name < n; });
+  }
+
+  // Read-modify-write of the project list by compare-and-swap (an absent list reads as empty).
+  // `mutate` returns true when it changed the list (and bumped its serial); it runs again on
+  // every retry, against the list as then stored.
+  Status UpdateProjectList(const std::function<StatusOr<bool>(doc::ProjectList&)>& mutate) {
     const std::string key = storage::ProjectListKey();
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
       doc::ProjectList list;
@@ -823,20 +957,13 @@ class IndexImpl final : public Index {
       } else if (object.error().code() != StatusCode::kNotFound) {
         return UnavailableError("reading project list: " + object.error().message());
       }
-      auto it = std::lower_bound(
-          list.projects.begin(), list.projects.end(), project,
-          [](const doc::ProjectListEntry& e, const std::string& n) { return e.name < n; });
-      if (it != list.projects.end() && it->name == project) {
-        if (only_if_missing || (it->display_name == display_name && it->updated_micros >= when)) {
+      PYDEPOT_ASSIGN_OR_RETURN(const bool changed, mutate(list));
+      if (!changed) {
+        if (!etag.empty()) {
           CacheRoot(list, etag);
-          return OkStatus();
         }
-        it->display_name = display_name;
-        it->updated_micros = std::max(it->updated_micros, when);
-      } else {
-        list.projects.insert(it, doc::ProjectListEntry{project, display_name, when});
+        return OkStatus();
       }
-      list.serial++;
       auto put = storage_.PutIfMatch(key, doc::EncodeProjectList(list), etag);
       if (put.has_value()) {
         CacheRoot(list, put->etag);

@@ -21,6 +21,28 @@
 
 namespace pydepot::index {
 
+// A page's bytes in a sealed, read-only memfd, so the server can send a large page with
+// sendfile(2) straight from memory the kernel holds (write(2) would copy it into the socket
+// first). Closes the descriptor when the last owner goes.
+class SealedBytes {
+ public:
+  // nullptr when the kernel cannot make one (the page is then written from its string).
+  static std::shared_ptr<const SealedBytes> Create(std::string_view bytes);
+  explicit SealedBytes(int fd, std::size_t size) : fd_(fd), size_(size) {}
+  ~SealedBytes();
+  SealedBytes(const SealedBytes&) = delete;
+  SealedBytes& operator=(const SealedBytes&) = delete;
+  SealedBytes(SealedBytes&&) = delete;
+  SealedBytes& operator=(SealedBytes&&) = delete;
+
+  int fd() const { return fd_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  int fd_;
+  std::size_t size_;
+};
+
 // A rendered representation, immutable once built.
 struct Page {
   std::string body;
@@ -29,6 +51,10 @@ struct Page {
   // page; both empty when compression would not pay (small pages).
   std::string gzip;
   std::string gzip_etag;
+  // Pages (or gzip forms) of 64 KiB or more, such as the root list of a large index, also as
+  // sealed memfds; nullptr for smaller ones.
+  std::shared_ptr<const SealedBytes> body_file;
+  std::shared_ptr<const SealedBytes> gzip_file;
 };
 
 // One project as served: its document and every representation, built once per change.
@@ -154,6 +180,15 @@ class Index {
   virtual Status Yank(std::string_view project, std::string_view version,
                       std::string_view reason) = 0;
   virtual Status Unyank(std::string_view project, std::string_view version) = 0;
+
+  // Brings the project list entry of `project` (a normalized name) in line with its project
+  // document, for `pydepot fsck --repair`: adds a missing entry (dated by the latest upload),
+  // sets a display name that differs to the document's, and removes the entry of a project that
+  // has no document. By compare-and-swap, as uploads update the list, re-reading the document
+  // on every attempt. Returns true when the list changed. kInvalidArgument when `project` is not
+  // a normalized name or its document cannot be decoded (the list is then left alone);
+  // kUnavailable when the store fails or stays contended.
+  virtual StatusOr<bool> SyncProjectListEntry(std::string_view project) = 0;
 
   virtual storage::Storage& storage() = 0;
 };

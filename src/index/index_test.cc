@@ -1,5 +1,7 @@
 #include "index/index.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -812,6 +814,28 @@ TEST_F(IndexTest, PeekAnswersFromMemoryOnly) {
   auto absent = other->PeekProject("bar");
   ASSERT_TRUE(absent.has_value());
   EXPECT_EQ(absent->error().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace pydepot::index
+
+namespace pydepot::index {
+namespace {
+
+TEST(SealedBytesTest, HoldsTheBytesReadOnly) {
+  std::string bytes;
+  for (int i = 0; i < 20000; ++i) {
+    bytes += "line " + std::to_string(i) + "\n";
+  }
+  auto sealed = SealedBytes::Create(bytes);
+  ASSERT_NE(sealed, nullptr);
+  EXPECT_EQ(sealed->size(), bytes.size());
+  std::string back(bytes.size(), '\0');
+  ASSERT_EQ(::pread(sealed->fd(), back.data(), back.size(), 0), static_cast<ssize_t>(bytes.size()));
+  EXPECT_EQ(back, bytes);
+  // Sealed: neither this process nor anyone holding the descriptor can change it.
+  EXPECT_LT(::pwrite(sealed->fd(), "X", 1, 0), 0);
+  EXPECT_NE(::ftruncate(sealed->fd(), 1), 0);
 }
 
 }  // namespace
