@@ -3,8 +3,10 @@
 # for SECONDS seconds. Fails if any target crashes, leaks, times out or runs out of memory.
 #   scripts/fuzz.sh 20     # make test
 #   scripts/fuzz.sh 600    # make fuzz
-# Each target starts from a copy of its seeds (tests/fuzz/corpus/<target>/) in
-# build-fuzz/corpus/<target>/, which keeps growing across runs; the repository is never written.
+# Each target starts from a copy of its seeds (tests/fuzz/corpus/<target>/) and of the inputs
+# that once failed (tests/fuzz/regressions/<target>/) in build-fuzz/corpus/<target>/, which keeps
+# growing across runs; the repository is never written. tests/fuzz/dict/<target>.dict, when
+# present, is passed as the target's libFuzzer dictionary.
 # Crash inputs go to build-fuzz/artifacts/, logs to build-fuzz/logs/. Reproduce a crash with
 #   build-fuzz/bin/<target> build-fuzz/artifacts/<target>-crash-<sha1>
 # JOBS (default 2) sets the build parallelism.
@@ -30,13 +32,20 @@ failed=()
 for target in "${targets[@]}"; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
-  if [ -d "tests/fuzz/corpus/$target" ]; then
-    cp -n "tests/fuzz/corpus/$target"/* "$corpus"/ 2>/dev/null || true
+  for seeds in "tests/fuzz/corpus/$target" "tests/fuzz/regressions/$target"; do
+    if [ -d "$seeds" ]; then
+      cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
+    fi
+  done
+  dict=()
+  if [ -f "tests/fuzz/dict/$target.dict" ]; then
+    dict=(-dict="tests/fuzz/dict/$target.dict")
   fi
   log="$build/logs/$target.log"
   echo "--- $target: ${seconds}s"
   if "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$corpus" >"$log" 2>&1; then
+    -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "${dict[@]}" "$corpus" \
+    >"$log" 2>&1; then
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | tr '\n' ' ' || true
     echo
   else

@@ -9,7 +9,9 @@ Everything is deterministic (fixed timestamps, owners and gzip mtime), so re-run
 identical files. scripts/fuzz.sh copies the seeds to build-fuzz/corpus/ before fuzzing, so the
 fuzzer never writes here.
 """
+import base64
 import gzip
+import hashlib
 import io
 import shutil
 import tarfile
@@ -133,9 +135,153 @@ def sdist_zip() -> bytes:
     return buffer.getvalue()
 
 
+# negotiate_fuzz: Accept and Accept-Encoding values, as clients send them and broken.
+NEGOTIATE_SEEDS = [
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01",
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01",
+    "application/vnd.pypi.simple.latest+json;q=1.000, */*;q=0.5", "text/html", "*/*", "",
+    "application/*, application/vnd.pypi.simple.v1+json;q=0", "APPLICATION/VND.PYPI.SIMPLE.V1+HTML",
+    "text/html;level=1;q=0.7, application/vnd.pypi.simple.v1+json;charset=utf-8;q=0.699",
+    "application/json;q=0.9, text/plain;q=0.8, text/html;q=0.7", "text/*;q=0., application/json",
+    "gzip, deflate, br", "br;q=1.0, GZIP;q=0.5", "identity, *;q=0.1", "gzip;q=0, *",
+    "x-gzip;Q=0.001", "gzip;q=2", "gzip;q=x;q=1", "*;q=0, *", ",,; ;q=1,/,a/,/b, \t",
+]
+
+READER = "Basic " + base64.b64encode(b"reader:reader-password").decode()
+UPLOADER = "Basic " + base64.b64encode(b"uploader:uploader-password").decode()
+PIP_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+              "text/html; q=0.01")
+
+
+def package_wheel(name: str, version: str) -> bytes:
+    """A small valid wheel of `name` `version` (pure Python, fixed times)."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": "VALUE = 2\n",
+        f"{dist_info}/METADATA":
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nSeed.\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/RECORD": "",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, text in files.items():
+            zf.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), text)
+    return buffer.getvalue()
+
+
+def multipart(fields, filename, content: bytes, boundary: str = "fuzzb") -> bytes:
+    out = b""
+    for key, value in fields:
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+                f"{value}\r\n").encode()
+    if filename is not None:
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                ).encode() + content + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def upload_fields(name: str, version: str, filetype: str, content: bytes):
+    return [(":action", "file_upload"), ("protocol_version", "1"), ("metadata_version", "2.1"),
+            ("name", name), ("version", version), ("filetype", filetype),
+            ("pyversion", "py3" if filetype == "bdist_wheel" else "source"),
+            ("md5_digest", hashlib.md5(content).hexdigest()),
+            ("sha256_digest", hashlib.sha256(content).hexdigest()),
+            ("blake2_256_digest", hashlib.blake2b(content, digest_size=32).hexdigest())]
+
+
+def request(flags: int, line: str, headers, body: bytes = b"") -> bytes:
+    """The handlers_fuzz input format: a flags byte (bit 0 local store, bit 1 public read, bit 2
+    throttled, bits 3-7 upload chunk size), then an HTTP-like request."""
+    text = line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    return bytes([flags]) + text.encode() + body
+
+
+def handlers_seeds() -> dict:
+    """handlers_fuzz: every route with and without credentials, hostile paths, and uploads."""
+    seeds = {}
+    reads = {
+        "root-simple": "/simple/", "project": "/simple/foo/", "project-redirect": "/simple/Foo",
+        "wheel": "/files/foo/foo-1.0-py3-none-any.whl",
+        "metadata": "/files/foo/foo-1.0-py3-none-any.whl.metadata",
+        "sdist": "/files/foo/foo-1.0.tar.gz", "pypi-json": "/pypi/foo/json",
+        "pypi-release": "/pypi/Foo/1.0/json", "human-root": "/", "human-project": "/project/foo/",
+        "human-release": "/project/foo/1.0/", "missing": "/simple/nothing/",
+        "traversal-encoded": "/files/foo/..%2f..%2fauth%2fusers.json",
+        "traversal-dots": "/files/%2e%2e/index/projects.json",
+        "traversal-plain": "/simple/../auth/users.json", "nul": "/files/foo/foo%00.whl",
+        "query": "/simple/foo/?format=json&x=%zz",
+    }
+    for i, (name, target) in enumerate(reads.items()):
+        # Alternate the store (bit 0) so both see every route.
+        seeds[f"get-{name}"] = request(i % 2, f"GET {target}", [("Authorization", READER)])
+    seeds["get-project-pip"] = request(0, "GET /simple/foo/", [
+        ("Authorization", READER), ("Accept", PIP_ACCEPT), ("Accept-Encoding", "gzip")])
+    seeds["get-project-etag"] = request(1, "GET /simple/foo/", [
+        ("Authorization", READER), ("If-None-Match", 'W/"x", *')])
+    seeds["get-wheel-range"] = request(1, "GET /files/foo/foo-1.0-py3-none-any.whl", [
+        ("Authorization", READER), ("Range", "bytes=10-99"), ("If-Range", '"abc"')])
+    seeds["get-sdist-suffix-range"] = request(0, "GET /files/foo/foo-1.0.tar.gz", [
+        ("Authorization", READER), ("Range", "bytes=-20")])
+    seeds["head-wheel"] = request(1, "HEAD /files/foo/foo-1.0-py3-none-any.whl",
+                                  [("Authorization", READER)])
+    seeds["anonymous"] = request(0, "GET /simple/foo/", [])
+    seeds["anonymous-public"] = request(2, "GET /files/foo/foo-1.0.tar.gz", [])
+    seeds["wrong-password"] = request(1, "GET /simple/", [
+        ("Authorization", "Basic " + base64.b64encode(b"reader:wrong").decode())])
+    # Bit 2: the handlers that throttle password checks (429 after repeated failures).
+    seeds["throttled-wrong-password"] = request(4, "GET /simple/foo/", [
+        ("Authorization", "Basic " + base64.b64encode(b"uploader:guess").decode())])
+    seeds["throttled-reader"] = request(4 | 1, "GET /files/foo/foo-1.0.tar.gz",
+                                        [("Authorization", READER)])
+    seeds["delete"] = request(0, "DELETE /simple/foo/", [("Authorization", READER)])
+    seeds["relative-target"] = request(0, "GET simple/", [("Authorization", READER)])
+
+    wheel = package_wheel("bar", "1.0")
+    good = multipart(upload_fields("bar", "1.0", "bdist_wheel", wheel),
+                     "bar-1.0-py3-none-any.whl", wheel)
+    upload_headers = [("Authorization", UPLOADER),
+                      ("Content-Type", "multipart/form-data; boundary=fuzzb")]
+    # The chunk size is flags >> 3: whole, 7-byte and 31-byte chunks.
+    seeds["upload-new-project"] = request(0, "POST /legacy/", upload_headers, good)
+    seeds["upload-new-project-local-chunked"] = request(1 | 7 << 3, "POST /", upload_headers, good)
+    seeds["upload-chunked-31"] = request(31 << 3, "POST /legacy", upload_headers, good)
+    other = package_wheel("foo", "1.0")
+    seeds["upload-existing-filename"] = request(1, "POST /legacy/", upload_headers, multipart(
+        upload_fields("foo", "1.0", "bdist_wheel", other), "foo-1.0-py3-none-any.whl", other))
+    bad_digest = upload_fields("bar", "1.0", "bdist_wheel", wheel)
+    bad_digest[8] = ("sha256_digest", "0" * 64)
+    seeds["upload-wrong-digest"] = request(0, "POST /legacy/", upload_headers, multipart(
+        bad_digest, "bar-1.0-py3-none-any.whl", wheel))
+    seeds["upload-traversal-filename"] = request(1, "POST /legacy/", upload_headers, multipart(
+        upload_fields("bar", "1.0", "sdist", wheel), "../../auth/users.json", wheel))
+    seeds["upload-reader"] = request(0, "POST /legacy/", [
+        ("Authorization", READER), ("Content-Type", "multipart/form-data; boundary=fuzzb")], good)
+    seeds["upload-too-large"] = request(0, "POST /legacy/", upload_headers + [
+        ("Content-Length", "99999999999")], good)
+    seeds["upload-no-boundary"] = request(0, "POST /legacy/", [
+        ("Authorization", UPLOADER), ("Content-Type", "multipart/form-data")], good)
+    seeds["upload-truncated"] = request(0, "POST /legacy/", upload_headers, good[:len(good) // 2])
+    seeds["upload-action-in-query"] = request(0, "POST /legacy/?:action=file_upload", upload_headers,
+                                              multipart(upload_fields("bar", "1.0", "bdist_wheel",
+                                                                      wheel)[1:],
+                                                        "bar-1.0-py3-none-any.whl", wheel))
+    return seeds
+
+
+# The targets whose seeds this script writes; the others' seeds (multipart_fuzz, ...) are
+# committed by hand and left alone.
+GENERATED = ("version_fuzz", "filename_fuzz", "metadata_fuzz", "dist_archive_fuzz",
+             "negotiate_fuzz", "handlers_fuzz")
+
+
 def main() -> None:
-    if CORPUS.exists():
-        shutil.rmtree(CORPUS)
+    for target in GENERATED:
+        if (CORPUS / target).exists():
+            shutil.rmtree(CORPUS / target)
     for i, seed in enumerate(VERSION_SEEDS):
         write("version_fuzz", f"seed-{i:02d}", seed)
     for i, seed in enumerate(FILENAME_SEEDS):
@@ -150,6 +296,11 @@ def main() -> None:
     write("dist_archive_fuzz", "wheel", b"\x00" + wheel_bytes())
     write("dist_archive_fuzz", "sdist-tar-gz", b"\x01" + sdist_tar_gz())
     write("dist_archive_fuzz", "sdist-zip", b"\x01" + sdist_zip())
+
+    for i, seed in enumerate(NEGOTIATE_SEEDS):
+        write("negotiate_fuzz", f"seed-{i:02d}", seed)
+    for name, seed in handlers_seeds().items():
+        write("handlers_fuzz", name, seed)
     total = sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file())
     print(f"wrote {sum(1 for p in CORPUS.rglob('*') if p.is_file())} seeds, {total} bytes")
 
