@@ -29,6 +29,7 @@ using ::testing::HasSubstr;
 using testing::MakeForm;
 using testing::Metadata;
 using testing::Sdist;
+using testing::TakeFailure;
 using testing::TempDir;
 using testing::Wheel;
 
@@ -86,17 +87,6 @@ class HookedStorage final : public storage::StorageWrapper {
       hook(key);
     }
     return target().Delete(key);
-  }
-
- private:
-  static bool TakeFailure(std::atomic<int>& counter) {
-    int n = counter.load();
-    while (n > 0) {
-      if (counter.compare_exchange_weak(n, n - 1)) {
-        return true;
-      }
-    }
-    return false;
   }
 };
 

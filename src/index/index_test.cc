@@ -31,6 +31,7 @@ using testing::Metadata;
 using testing::ReservedPhraseIn;
 using testing::Sdist;
 using ::testing::StartsWith;
+using testing::TakeFailure;
 using testing::TempDir;
 using testing::Wheel;
 
@@ -68,17 +69,6 @@ class FaultInjectionStorage final : public storage::StorageWrapper {
       return UnavailableError("injected failure writing " + std::string(key));
     }
     return target().PutIfMatch(key, data, expected_etag);
-  }
-
- private:
-  static bool TakeFailure(std::atomic<int>& counter) {
-    int n = counter.load();
-    while (n > 0) {
-      if (counter.compare_exchange_weak(n, n - 1)) {
-        return true;
-      }
-    }
-    return false;
   }
 };
 

@@ -23,6 +23,18 @@
 
 namespace pydepot::index::testing {
 
+// Takes one of `counter`'s remaining injected failures: true (and one fewer left) while any
+// remain. For fault-injecting test stores.
+inline bool TakeFailure(std::atomic<int>& counter) {
+  int n = counter.load();
+  while (n > 0) {
+    if (counter.compare_exchange_weak(n, n - 1)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 struct ArchiveMember {
   std::string path;
   std::string data;
