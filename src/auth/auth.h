@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,17 +22,54 @@
 
 namespace pydepot::auth {
 
-// Ordered: each role includes the rights of the ones before it.
-enum class Role { kRead = 1, kUpload = 2, kAdmin = 3 };
+// Ordered: each role includes the rights of the ones before it. kNone (no access) only appears
+// in Access (a token limited to named projects has no rights elsewhere); accounts and tokens
+// never have it.
+enum class Role { kNone = 0, kRead = 1, kUpload = 2, kAdmin = 3 };
 
-std::string_view RoleName(Role role);                   // "read", "upload", "admin"
-StatusOr<Role> ParseRole(std::string_view name);        // kInvalidArgument on unknown
+std::string_view RoleName(Role role);                   // "none", "read", "upload", "admin"
+StatusOr<Role> ParseRole(std::string_view name);        // kInvalidArgument on unknown or "none"
 std::ostream& operator<<(std::ostream& os, Role role);  // RoleName, for logs and tests
 
 struct UserInfo {
   std::string name;
   Role role = Role::kRead;
   std::int64_t created_micros = 0;
+  // Role kUpload only: when not empty, the user may upload to these projects (normalized names,
+  // sorted) and only reads the others. Empty: the role applies to every project.
+  std::vector<std::string> upload_projects;
+};
+
+// What one authenticated request may do. Built by the Authenticator from an account, a token or
+// a session; plain value.
+struct Access {
+  std::string user;      // the account ("" for anonymous access)
+  std::string token_id;  // the API token used, "" when none (a password or a session)
+  bool session = false;  // authenticated by a browser session cookie
+  Role everywhere = Role::kNone;
+  // Per-project roles that replace `everywhere` for that project (normalized name -> role).
+  std::map<std::string, Role, std::less<>> per_project;
+
+  // The role on `project` (a normalized name).
+  Role On(std::string_view project) const;
+  // True when the same role applies to every project (no per_project entries).
+  bool Uniform() const { return per_project.empty(); }
+};
+
+// An API token, as listed (never its secret; the store keeps only a hash of it).
+struct TokenInfo {
+  std::string id;            // public identifier, 16 hex digits; part of the token text
+  std::string user;          // the account it acts for; its rights never exceed the account's
+  std::string name;          // a label for people ("ci on main"), 0-100 printable characters
+  Role scope = Role::kRead;  // kRead or kUpload
+  std::vector<std::string> projects;  // normalized, sorted; empty: every project
+  std::int64_t created_micros = 0;
+  std::int64_t expires_micros = 0;  // 0: never
+};
+
+struct NewToken {
+  TokenInfo info;
+  std::string secret;  // the whole token text, "pydepot-<16 hex id>-<64 hex secret>", shown once
 };
 
 // Decodes an `Authorization: Basic base64(user:pass)` header value. kUnauthenticated when the
@@ -46,7 +85,9 @@ StatusOr<BasicCredentials> ParseBasicAuthorization(std::string_view header_value
 
 struct AuthenticatorOptions {
   // How long a verified user:password pair is trusted without hashing it again. 0 disables the
-  // cache. Any change of the users document drops every remembered pair.
+  // cache. A pair is remembered with the password hash it was verified against, so changing the
+  // user's password or removing the user drops it; other changes of the users document (roles,
+  // tokens, other users, logouts) keep it and take effect at once.
   std::chrono::seconds credential_cache_ttl{300};
   // Most cached credentials (one per user); the oldest go first. 0 disables the cache.
   std::size_t credential_cache_size = 10000;
@@ -57,6 +98,8 @@ struct AuthenticatorOptions {
   // argon2id cost; tests lower it. Defaults: libsodium's INTERACTIVE limits.
   std::uint64_t argon2_ops_limit = 0;  // 0: crypto_pwhash_OPSLIMIT_INTERACTIVE
   std::size_t argon2_mem_limit = 0;    // 0: crypto_pwhash_MEMLIMIT_INTERACTIVE
+  // Current time, microseconds since the epoch (token expiry, sessions); injectable for tests.
+  std::function<std::int64_t()> now_micros;
 };
 
 class Authenticator {
@@ -77,26 +120,77 @@ class Authenticator {
   // message ("invalid credentials") and about the same time whether the user exists or not (no
   // enumeration). A store failure is passed on (kUnavailable, ...), and a corrupt users document
   // is kInternal: neither is reported as bad credentials.
-  virtual StatusOr<Role> Authenticate(std::string_view user, std::string_view password) = 0;
+  //
+  // The user "__token__" authenticates with an API token as the password (as on PyPI): the
+  // token's rights are its scope, limited to its projects when it names some, and never more
+  // than its account's. An expired or revoked token, or one whose account is gone, is
+  // kUnauthenticated with the same message. Tokens are 256-bit random secrets, so they are
+  // checked with SHA-256 (fast), not argon2id.
+  virtual StatusOr<Access> Authenticate(std::string_view user, std::string_view password) = 0;
 
   // As Authenticate, answered from memory alone: nullopt when the answer needs the store or a
   // password hash (the credential is not remembered, or the users document is due for a
-  // check). Never blocks, so the server calls it on its network threads.
-  virtual std::optional<StatusOr<Role>> AuthenticateCached(std::string_view user,
-                                                           std::string_view password) = 0;
+  // check). Never blocks, so the server calls it on its network threads. Tokens are always
+  // answered here once the users document is fresh.
+  virtual std::optional<StatusOr<Access>> AuthenticateCached(std::string_view user,
+                                                             std::string_view password) = 0;
+
+  // Browser sessions (docs/web-ui.md). A session is a signed cookie value
+  // "<user>.<expiry seconds>.<mac>" (base64url MAC, HMAC-SHA256 with a key kept in the store at
+  // auth/session-key, created create-only on first use so every instance shares it). The MAC
+  // covers the user, the expiry, the user's session epoch and a fingerprint of the user's
+  // password hash: a password change, a role change, removing the user, or EndSessions ends
+  // every session of that user.
+  // StartSession checks the password as Authenticate does (same errors; tokens are refused with
+  // kUnauthenticated) and returns the cookie value, valid for `lifetime` (kInvalidArgument unless
+  // it is positive and at most 10 years).
+  virtual StatusOr<std::string> StartSession(std::string_view user, std::string_view password,
+                                             std::chrono::seconds lifetime) = 0;
+  // The session's access. kUnauthenticated ("session expired or ended") when the value is
+  // malformed, forged, expired or ended. May read the store (users document, key).
+  virtual StatusOr<Access> AuthenticateSession(std::string_view cookie_value) = 0;
+  // From memory alone, as AuthenticateCached.
+  virtual std::optional<StatusOr<Access>> AuthenticateSessionCached(
+      std::string_view cookie_value) = 0;
+  // The CSRF token bound to a session: HMAC of the cookie value under the session key,
+  // base64url. Forms carry it; a POST made with a session cookie must present it.
+  virtual StatusOr<std::string> CsrfToken(std::string_view cookie_value) = 0;
+  // Ends every session of `user` (bumps the user's session epoch by compare-and-swap). Logging
+  // out does this: a stolen cookie stops working too.
+  virtual Status EndSessions(std::string_view user) = 0;
 
   // Account management (CLI and admin API). Names: 1-64 chars of [A-Za-z0-9._@-], compared
   // case-sensitively; "__token__" is reserved. Passwords: 8 to 1024 bytes.
   // kInvalidArgument on a bad name/password, kAlreadyExists / kNotFound as expected.
   // Each change is a compare-and-swap of the users document, retried on conflicts; kUnavailable
   // after 20 lost races in a row. ListUsers (sorted by name) and NoUsers read the store directly.
-  virtual Status AddUser(std::string_view name, std::string_view password, Role role) = 0;
+  // `upload_projects` (any spelling; stored normalized, sorted, unique) is only allowed with
+  // Role::kUpload (kInvalidArgument otherwise, and for a name that is not a valid project name).
+  // Removing a user revokes its tokens.
+  virtual Status AddUser(std::string_view name, std::string_view password, Role role,
+                         std::vector<std::string> upload_projects = {}) = 0;
   virtual Status RemoveUser(std::string_view name) = 0;
   virtual Status SetPassword(std::string_view name, std::string_view password) = 0;
-  virtual Status SetRole(std::string_view name, Role role) = 0;
+  virtual Status SetRole(std::string_view name, Role role,
+                         std::vector<std::string> upload_projects = {}) = 0;
   virtual StatusOr<std::vector<UserInfo>> ListUsers() = 0;
   // True when no user exists yet (first start creates "admin").
   virtual StatusOr<bool> NoUsers() = 0;
+
+  // API tokens, kept in the users document beside the accounts. CreateToken: `user` must exist
+  // (kNotFound); `scope` kRead or kUpload and not above the user's own role (an upload user
+  // limited to projects may only make upload tokens for a subset of them): kInvalidArgument /
+  // kPermissionDenied otherwise, with a message saying what to change. `expires_micros` 0 for
+  // never, else in the future. Project names any spelling (stored normalized).
+  virtual StatusOr<NewToken> CreateToken(std::string_view user, std::string_view name, Role scope,
+                                         std::vector<std::string> projects,
+                                         std::int64_t expires_micros) = 0;
+  // Every token ("" user) or one user's, sorted by creation time. Expired ones are listed too.
+  virtual StatusOr<std::vector<TokenInfo>> ListTokens(std::string_view user) = 0;
+  // The token `id`. kNotFound when there is none.
+  virtual StatusOr<TokenInfo> GetToken(std::string_view id) = 0;
+  // Revokes the token `id` (it stops working on every instance within users_ttl). kNotFound.
+  virtual Status RevokeToken(std::string_view id) = 0;
 };
 
 }  // namespace pydepot::auth

@@ -5,8 +5,9 @@
 // Nothing secret is kept in the clear: an entry holds a keyed BLAKE2b digest of
 // user + '\0' + password under a random per-process key, and a lookup compares digests in
 // constant time. Entries are indexed by user name (one remembered password per user), carry the
-// users-document etag they were verified under (a lookup under another etag misses), expire after
-// a fixed TTL, and the oldest are evicted first once the cache is full.
+// version of what they were verified against (the Authenticator passes the user's password hash,
+// so a lookup after a password change misses), expire after a fixed TTL, and the oldest are
+// evicted first once the cache is full.
 #pragma once
 
 #include <chrono>
@@ -34,8 +35,8 @@ class CredentialCache {
   CredentialCache& operator=(CredentialCache&&) = delete;
   ~CredentialCache();
 
-  // The role remembered for exactly this user and password, verified under `etag` and not
-  // expired at `now`; nullopt otherwise.
+  // The role remembered for exactly this user and password, verified under `etag` (an opaque
+  // version string) and not expired at `now`; nullopt otherwise.
   std::optional<Role> Lookup(std::string_view user, std::string_view password,
                              std::string_view etag, Clock::time_point now);
 

@@ -3,11 +3,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +21,7 @@
 #include "archive/dist_archive.h"
 #include "auth/auth.h"
 #include "base/hash.h"
+#include "cli/delete.h"
 #include "cli/fsck.h"
 #include "cli/import.h"
 #include "http/handlers.h"
@@ -23,6 +29,7 @@
 #include "index/index.h"
 #include "model/filename.h"
 #include "model/metadata.h"
+#include "model/project_name.h"
 #include "storage/storage.h"
 
 #include <CLI/CLI.hpp>
@@ -283,60 +290,244 @@ int Serve(const ServeFlags& flags) {
   return 0;
 }
 
-int UserCommand(const std::string& action, const std::string& storage_url, const std::string& name,
-                const std::string& role_name) {
-  auto storage = storage::OpenStorage(storage_url);
-  if (!storage.has_value()) {
-    return Fail("user", storage.error());
+struct UserFlags {
+  std::string storage;
+  std::string name;
+  std::string role = "read";
+  std::vector<std::string> projects;  // --projects, comma-separated or repeated
+};
+
+// "a, b" for people.
+std::string JoinComma(const std::vector<std::string>& values, std::string_view separator) {
+  std::string out;
+  for (const std::string& value : values) {
+    out += (out.empty() ? "" : std::string(separator)) + value;
   }
-  auto authenticator = auth::Authenticator::Create(**storage);
+  return out;
+}
+
+// " (uploads only to a, b)" for a project-limited account, as the store keeps the names.
+std::string UploadLimit(const std::vector<std::string>& projects) {
+  if (projects.empty()) {
+    return "";
+  }
+  std::vector<std::string> normalized;
+  for (const std::string& project : projects) {
+    normalized.push_back(model::NormalizeProjectName(project));
+  }
+  std::sort(normalized.begin(), normalized.end());
+  normalized.erase(std::unique(normalized.begin(), normalized.end()), normalized.end());
+  return " (uploads only to " + JoinComma(normalized, ", ") + ")";
+}
+
+StatusOr<std::unique_ptr<auth::Authenticator>> OpenAuthenticator(
+    const std::string& storage_url, std::unique_ptr<storage::Storage>& storage) {
+  auto opened = storage::OpenStorage(storage_url);
+  if (!opened.has_value()) {
+    return opened.error();
+  }
+  storage = *std::move(opened);
+  return auth::Authenticator::Create(*storage);
+}
+
+int UserCommand(const std::string& action, const UserFlags& flags) {
+  // Checked before the password is asked for.
+  if ((action == "add" || action == "role") && !flags.projects.empty() &&
+      flags.role != auth::RoleName(auth::Role::kUpload)) {
+    std::cerr << "pydepot user " << action
+              << ": --projects limits an account with --role upload; other roles have no "
+                 "project limits\n";
+    return 2;
+  }
+  std::unique_ptr<storage::Storage> storage;
+  auto authenticator = OpenAuthenticator(flags.storage, storage);
   if (!authenticator.has_value()) {
     return Fail("user", authenticator.error());
   }
   auth::Authenticator& users = **authenticator;
+  const std::string& name = flags.name;
   if (action == "list") {
     auto list = users.ListUsers();
     if (!list.has_value()) {
       return Fail("user list", list.error());
     }
     for (const auto& user : *list) {
-      std::cout << user.name << "\t" << auth::RoleName(user.role) << "\n";
+      std::cout << user.name << "\t" << auth::RoleName(user.role);
+      if (!user.upload_projects.empty()) {
+        std::cout << "\t" << JoinComma(user.upload_projects, ",");
+      }
+      std::cout << "\n";
     }
     return 0;
   }
   if (action == "remove") {
     Status s = users.RemoveUser(name);
-    return s.ok() ? 0 : Fail("user remove", s);
+    if (!s.ok()) {
+      return Fail("user remove", s);
+    }
+    std::cout << "removed user '" << name << "' and its API tokens\n";
+    return 0;
   }
   if (action == "role") {
-    auto role = auth::ParseRole(role_name);
+    auto role = auth::ParseRole(flags.role);
     if (!role.has_value()) {
       return Fail("user role", role.error());
     }
-    Status s = users.SetRole(name, *role);
-    return s.ok() ? 0 : Fail("user role", s);
+    Status s = users.SetRole(name, *role, flags.projects);
+    if (!s.ok()) {
+      return Fail("user role", s);
+    }
+    std::cout << "user '" << name << "' now has the role " << auth::RoleName(*role)
+              << UploadLimit(flags.projects) << "\n";
+    return 0;
+  }
+  if (action == "add") {
+    // The role and projects are checked before the password is asked for.
+    auto role = auth::ParseRole(flags.role);
+    if (!role.has_value()) {
+      return Fail("user add", role.error());
+    }
+    std::vector<std::string> projects = flags.projects;
+    for (const std::string& project : projects) {
+      if (!model::IsValidProjectName(project)) {
+        return Fail("user add", InvalidArgumentError("--projects: '" + project +
+                                                     "' is not a valid project name"));
+      }
+    }
+    auto password = ReadPassword();
+    if (!password.has_value()) {
+      return Fail("user add", password.error());
+    }
+    Status s = users.AddUser(name, *password, *role, std::move(projects));
+    if (!s.ok()) {
+      return Fail("user add", s);
+    }
+    std::cout << "added user '" << name << "' with role " << auth::RoleName(*role)
+              << UploadLimit(flags.projects) << "\n";
+    return 0;
   }
   auto password = ReadPassword();
   if (!password.has_value()) {
     return Fail("user " + action, password.error());
-  }
-  if (action == "add") {
-    auto role = auth::ParseRole(role_name);
-    if (!role.has_value()) {
-      return Fail("user add", role.error());
-    }
-    Status s = users.AddUser(name, *password, *role);
-    if (!s.ok()) {
-      return Fail("user add", s);
-    }
-    std::cout << "added user '" << name << "' with role " << auth::RoleName(*role) << "\n";
-    return 0;
   }
   Status s = users.SetPassword(name, *password);
   if (!s.ok()) {
     return Fail("user passwd", s);
   }
   std::cout << "changed the password of '" << name << "'\n";
+  return 0;
+}
+
+std::int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "2024-05-01T12:00:00Z".
+std::string FormatTime(std::int64_t micros) {
+  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(text, length);
+}
+
+struct TokenFlags {
+  std::string storage;
+  std::string user;  // create: the account; list: a filter ("" for every account)
+  std::string name;
+  std::string scope = "read";
+  std::vector<std::string> projects;
+  int expires_days = 0;  // 0: never
+  bool json = false;
+  std::string id;
+};
+
+int TokenCreate(const TokenFlags& flags) {
+  std::unique_ptr<storage::Storage> storage;
+  auto authenticator = OpenAuthenticator(flags.storage, storage);
+  if (!authenticator.has_value()) {
+    return Fail("token create", authenticator.error());
+  }
+  auto scope = auth::ParseRole(flags.scope);
+  if (!scope.has_value()) {
+    return Fail("token create", scope.error());
+  }
+  const std::int64_t expires =
+      flags.expires_days > 0 ? NowMicros() + std::int64_t{flags.expires_days} * 86400 * 1000000 : 0;
+  auto token =
+      (*authenticator)->CreateToken(flags.user, flags.name, *scope, flags.projects, expires);
+  if (!token.has_value()) {
+    return Fail("token create", token.error());
+  }
+  // The token alone on stdout, so `TOKEN=$(pydepot token create ...)` works; the rest on stderr.
+  std::cout << token->secret << std::endl;
+  const auth::TokenInfo& info = token->info;
+  std::cerr << "created token " << info.id << " for user '" << info.user << "': scope "
+            << auth::RoleName(info.scope) << ", "
+            << (info.projects.empty() ? "every project"
+                                      : "projects " + JoinComma(info.projects, ", "))
+            << ", "
+            << (info.expires_micros == 0 ? "never expires"
+                                         : "expires " + FormatTime(info.expires_micros))
+            << ".\nIt is shown only this once: store it now. Use it with the user name "
+               "__token__.\n";
+  return 0;
+}
+
+int TokenList(const TokenFlags& flags) {
+  std::unique_ptr<storage::Storage> storage;
+  auto authenticator = OpenAuthenticator(flags.storage, storage);
+  if (!authenticator.has_value()) {
+    return Fail("token list", authenticator.error());
+  }
+  auto tokens = (*authenticator)->ListTokens(flags.user);
+  if (!tokens.has_value()) {
+    return Fail("token list", tokens.error());
+  }
+  const std::int64_t now = NowMicros();
+  if (flags.json) {
+    json::array out;
+    for (const auth::TokenInfo& info : *tokens) {
+      out.push_back(json::object{
+          {"id", info.id},
+          {"user", info.user},
+          {"name", info.name},
+          {"scope", auth::RoleName(info.scope)},
+          {"projects", ToJson(info.projects)},
+          {"created_micros", info.created_micros},
+          {"expires_micros", info.expires_micros},
+          {"expired", info.expires_micros != 0 && info.expires_micros <= now},
+      });
+    }
+    std::cout << json::serialize(out) << "\n";
+    return 0;
+  }
+  for (const auth::TokenInfo& info : *tokens) {
+    std::cout << info.id << "\t" << info.user << "\t" << auth::RoleName(info.scope) << "\t"
+              << (info.projects.empty() ? "*" : JoinComma(info.projects, ",")) << "\t"
+              << FormatTime(info.created_micros) << "\t"
+              << (info.expires_micros == 0 ? std::string("never")
+                                           : FormatTime(info.expires_micros) +
+                                                 (info.expires_micros <= now ? " (expired)" : ""))
+              << "\t" << info.name << "\n";
+  }
+  return 0;
+}
+
+int TokenRevoke(const TokenFlags& flags) {
+  std::unique_ptr<storage::Storage> storage;
+  auto authenticator = OpenAuthenticator(flags.storage, storage);
+  if (!authenticator.has_value()) {
+    return Fail("token revoke", authenticator.error());
+  }
+  Status s = (*authenticator)->RevokeToken(flags.id);
+  if (!s.ok()) {
+    return Fail("token revoke", s);
+  }
+  std::cout << "revoked token " << flags.id << "\n";
   return 0;
 }
 
@@ -445,35 +636,88 @@ int Run(int argc, char** argv) {
 
   auto* user = app.add_subcommand("user", "Manage users (stored in the storage)");
   user->require_subcommand(1);
-  std::string user_storage;
-  std::string user_name;
-  std::string user_role = "read";
+  UserFlags user_flags;
   auto add_storage = [&](CLI::App* cmd) {
-    cmd->add_option("--storage", user_storage, "Storage: a directory, or file://PATH")->required();
+    cmd->add_option("--storage", user_flags.storage, "Storage: a directory, or file://PATH")
+        ->required();
+  };
+  auto add_projects = [&](CLI::App* cmd) {
+    cmd->add_option("--projects", user_flags.projects,
+                    "With --role upload: the only projects the user may upload to "
+                    "(comma-separated); it reads every project. Without it: every project")
+        ->delimiter(',');
   };
   auto* user_add = user->add_subcommand("add",
                                         "Add a user; the password is read from stdin "
                                         "(or asked twice on a terminal)");
-  user_add->add_option("NAME", user_name)->required();
-  user_add->add_option("--role", user_role, "read, upload or admin")->required();
+  user_add->add_option("NAME", user_flags.name)->required();
+  user_add->add_option("--role", user_flags.role, "read, upload or admin")->required();
+  add_projects(user_add);
   add_storage(user_add);
-  user_add->callback([&] { rc = UserCommand("add", user_storage, user_name, user_role); });
-  auto* user_remove = user->add_subcommand("remove", "Remove a user");
-  user_remove->add_option("NAME", user_name)->required();
+  user_add->callback([&] { rc = UserCommand("add", user_flags); });
+  auto* user_remove = user->add_subcommand("remove", "Remove a user and its API tokens");
+  user_remove->add_option("NAME", user_flags.name)->required();
   add_storage(user_remove);
-  user_remove->callback([&] { rc = UserCommand("remove", user_storage, user_name, ""); });
-  auto* user_list = user->add_subcommand("list", "List users and their roles");
+  user_remove->callback([&] { rc = UserCommand("remove", user_flags); });
+  auto* user_list = user->add_subcommand(
+      "list", "List users and their roles (and the projects of project-limited uploaders)");
   add_storage(user_list);
-  user_list->callback([&] { rc = UserCommand("list", user_storage, "", ""); });
+  user_list->callback([&] { rc = UserCommand("list", user_flags); });
   auto* user_passwd = user->add_subcommand("passwd", "Change a user's password");
-  user_passwd->add_option("NAME", user_name)->required();
+  user_passwd->add_option("NAME", user_flags.name)->required();
   add_storage(user_passwd);
-  user_passwd->callback([&] { rc = UserCommand("passwd", user_storage, user_name, ""); });
-  auto* user_setrole = user->add_subcommand("role", "Change a user's role");
-  user_setrole->add_option("NAME", user_name)->required();
-  user_setrole->add_option("--role", user_role, "read, upload or admin")->required();
+  user_passwd->callback([&] { rc = UserCommand("passwd", user_flags); });
+  auto* user_setrole = user->add_subcommand(
+      "role", "Change a user's role (and project limit: none unless --projects is given)");
+  user_setrole->add_option("NAME", user_flags.name)->required();
+  user_setrole->add_option("--role", user_flags.role, "read, upload or admin")->required();
+  add_projects(user_setrole);
   add_storage(user_setrole);
-  user_setrole->callback([&] { rc = UserCommand("role", user_storage, user_name, user_role); });
+  user_setrole->callback([&] { rc = UserCommand("role", user_flags); });
+
+  auto* token = app.add_subcommand(
+      "token", "Manage API tokens (user name __token__, the token as the password)");
+  token->require_subcommand(1);
+  TokenFlags token_flags;
+  auto add_token_storage = [&](CLI::App* cmd) {
+    cmd->add_option("--storage", token_flags.storage, "Storage: a directory, or file://PATH")
+        ->required();
+  };
+  auto* token_create = token->add_subcommand(
+      "create",
+      "Create a token: prints it alone on stdout (it is shown only this once), details on "
+      "stderr");
+  token_create->add_option("--user", token_flags.user, "The account it acts for")->required();
+  token_create->add_option("--name", token_flags.name,
+                           "A label for people, up to 100 characters (\"release job\")");
+  token_create
+      ->add_option("--scope", token_flags.scope,
+                   "read (install) or upload (and install); never more than the account's role "
+                   "(default read)")
+      ->check(CLI::IsMember({"read", "upload"}));
+  token_create->add_option("--project", token_flags.projects,
+                           "Limit it to this project (repeat for several); it then has no "
+                           "rights on any other project");
+  token_create
+      ->add_option("--expires-days", token_flags.expires_days,
+                   "Stop working after this many days (default: never)")
+      ->check(CLI::Range(1, 36500));
+  add_token_storage(token_create);
+  token_create->callback([&] { rc = TokenCreate(token_flags); });
+  auto* token_list = token->add_subcommand(
+      "list",
+      "List tokens, oldest first: id, user, scope, projects (* for every project), created, "
+      "expires, name; tab-separated (never the secret)");
+  token_list->add_option("--user", token_flags.user, "Only this account's tokens");
+  token_list->add_flag("--json", token_flags.json, "As a JSON array");
+  add_token_storage(token_list);
+  token_list->callback([&] { rc = TokenList(token_flags); });
+  auto* token_revoke = token->add_subcommand(
+      "revoke", "Revoke a token: every instance refuses it within the users TTL (2 s)");
+  token_revoke->add_option("ID", token_flags.id, "The token's id (16 hex digits, see token list)")
+      ->required();
+  add_token_storage(token_revoke);
+  token_revoke->callback([&] { rc = TokenRevoke(token_flags); });
 
   std::string yank_storage;
   std::string yank_project;
@@ -496,6 +740,7 @@ int Run(int argc, char** argv) {
 
   AddImportCommand(app, rc);
   AddFsckCommand(app, rc);
+  AddDeleteCommand(app, rc);
 
   try {
     app.parse(argc, argv);

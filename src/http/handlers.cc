@@ -12,6 +12,8 @@
 
 #include <boost/json.hpp>
 
+#include "http/form.h"
+#include "http/handlers_internal.h"
 #include "http/multipart.h"
 #include "http/negotiate.h"
 #include "index/upload_validation.h"
@@ -23,6 +25,7 @@
 namespace pydepot::http {
 
 namespace json = boost::json;
+using namespace internal;  // NOLINT(google-build-using-namespace): this module's own helpers
 
 namespace {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -81,9 +84,8 @@ void Response::SetHeader(std::string name, std::string value) {
   headers.emplace_back(std::move(name), std::move(value));
 }
 
-namespace {
+namespace internal {
 
-constexpr std::string_view kRealm = "Basic realm=\"pydepot\", charset=\"UTF-8\"";
 constexpr std::string_view kOctetStream = "application/octet-stream";
 
 std::string ReasonPhraseSafe(std::string_view message) {
@@ -134,44 +136,6 @@ std::string_view StandardTitle(unsigned status) {
 }
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-bool IsUtf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    unsigned lo = 0x80;
-    unsigned hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      lo = c == 0xE0 ? 0xA0 : 0x80;
-      hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      lo = c == 0xF0 ? 0x90 : 0x80;
-      hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-      return false;
-    }
-    if (i + n >= text.size()) {
-      return false;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) {
-        return false;
-      }
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 // Decodes %XX escapes of a path segment. nullopt, with `why` set to a message for the client,
 // for a broken escape and for what no pydepot URL holds: NUL and other control characters,
 // '/' and '\\' (plain or encoded), bytes that are not UTF-8.
@@ -239,6 +203,52 @@ Response Redirect(std::string location) {
   res.SetHeader("Cache-Control", "private, no-cache");
   res.SetHeader("Content-Type", "text/plain; charset=utf-8");
   res.body = "Moved\n";
+  return res;
+}
+
+Response SeeOther(std::string location) {
+  Response res;
+  res.status = 303;
+  res.SetHeader("Location", std::move(location));
+  res.SetHeader("Cache-Control", "private, no-store");
+  res.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  res.body = "See other\n";
+  return res;
+}
+
+std::string RootOf(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  const auto slashes = std::count(path.begin(), path.end(), '/');
+  std::string root;
+  for (std::ptrdiff_t i = 1; i < slashes; ++i) {
+    root += "../";
+  }
+  return root;
+}
+
+Response LoginRedirect(const RequestHead& head) {
+  // Back to the same page after logging in: `next` is the page's path relative to the site
+  // root (the login form only ever redirects within the site).
+  std::string_view target = head.target;
+  target.remove_prefix(target.empty() ? 0 : 1);
+  return SeeOther(RootOf(head.target) + "login?next=" + render::PercentEncode(target));
+}
+
+Response HtmlResponse(unsigned status, std::string body) {
+  Response res;
+  res.status = status;
+  res.body = std::move(body);
+  res.SetHeader("Content-Type", std::string(render::kContentTypeHtml));
+  res.SetHeader("Cache-Control", "private, no-store");
+  return res;
+}
+
+Response JsonResponse(unsigned status, std::string body) {
+  Response res;
+  res.status = status;
+  res.body = std::move(body);
+  res.SetHeader("Content-Type", "application/json");
+  res.SetHeader("Cache-Control", "private, no-store");
   return res;
 }
 
@@ -379,7 +389,7 @@ std::optional<ByteRange> ParseRange(std::string_view header, std::int64_t size) 
   return ByteRange{first, last - first + 1};
 }
 
-}  // namespace
+}  // namespace internal
 
 Response ErrorResponse(unsigned status, std::string_view message, std::string_view accept) {
   Response res;
@@ -461,25 +471,40 @@ Response TooManyFailures(const auth::LoginThrottle::Verdict& verdict, std::strin
 
 }  // namespace
 
-std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHead& head,
-                                                                auth::Role needed, Mode& mode) {
+std::variant<Handlers::Principal, Response> Handlers::Identify(const RequestHead& head,
+                                                               Mode& mode) {
   std::string_view authorization = head.Header("Authorization");
   if (authorization.empty()) {
-    if (needed == auth::Role::kRead && options_.public_read) {
-      return Principal{"", auth::Role::kRead};
+    const std::string_view cookie = CookieValue(head.Header("Cookie"), kSessionCookie);
+    if (!cookie.empty()) {
+      std::optional<StatusOr<auth::Access>> session;
+      if (mode.memory_only) {
+        session = authenticator_.AuthenticateSessionCached(cookie);
+        if (!session) {
+          mode.would_block = true;
+          return ErrorResponse(503, "retry");
+        }
+      } else {
+        session = authenticator_.AuthenticateSession(cookie);
+      }
+      if (session->has_value()) {
+        return **std::move(session);
+      }
+      if (session->error().code() != StatusCode::kUnauthenticated) {
+        return ErrorResponse(503, "Cannot check your session right now; retry.",
+                             head.Header("Accept"));
+      }
+      // An ended or expired session: the visitor is anonymous (pages send it to the login).
     }
-    Response res = ErrorResponse(401,
-                                 "Authentication required: send your user name and password "
-                                 "(HTTP basic auth).",
-                                 head.Header("Accept"));
-    res.SetHeader("WWW-Authenticate", std::string(kRealm));
-    return res;
+    Principal anonymous;
+    anonymous.everywhere = options_.public_read ? auth::Role::kRead : auth::Role::kNone;
+    return anonymous;
   }
   auto credentials = auth::ParseBasicAuthorization(authorization);
-  StatusOr<auth::Role> role = UnauthenticatedError("no credentials");
+  StatusOr<auth::Access> access = UnauthenticatedError("no credentials");
   const auto now = auth::LoginThrottle::Clock::now();
   if (!credentials.has_value()) {
-    role = credentials.error();
+    access = credentials.error();
   } else if (auto verdict = throttle_.Check(head.remote_address, credentials->user, now);
              !verdict.allowed) {
     // Too many failures: refused without looking at the password, cached or not (a cache hit
@@ -491,34 +516,71 @@ std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHea
       mode.would_block = true;
       return ErrorResponse(503, "retry");
     }
-    role = *std::move(cached);
+    access = *std::move(cached);
   } else {
-    role = authenticator_.Authenticate(credentials->user, credentials->password);
+    access = authenticator_.Authenticate(credentials->user, credentials->password);
   }
-  if (!role.has_value()) {
-    if (role.error().code() != StatusCode::kUnauthenticated) {
+  if (!access.has_value()) {
+    if (access.error().code() != StatusCode::kUnauthenticated) {
       return ErrorResponse(503, "Cannot check credentials right now; retry.",
                            head.Header("Accept"));
     }
     if (credentials.has_value()) {
       throttle_.RecordFailure(head.remote_address, credentials->user, now);
     }
-    // One message whatever was wrong (the user name or the password): no enumeration.
+    // One message whatever was wrong (the user name, the password or the token): no
+    // enumeration.
     Response res = ErrorResponse(401, "Invalid user name or password.", head.Header("Accept"));
     res.SetHeader("WWW-Authenticate", std::string(kRealm));
     return res;
   }
-  if (*role < needed) {
-    return ErrorResponse(403,
-                         "User '" + credentials->user + "' (role " +
-                             std::string(auth::RoleName(*role)) + ") may not " +
-                             (needed == auth::Role::kUpload ? "upload" : "do this") + ".",
-                         head.Header("Accept"));
-  }
-  return Principal{credentials->user, *role};
+  return *std::move(access);
 }
 
-namespace {
+std::optional<Response> Handlers::Require(const RequestHead& head, const Principal& who,
+                                          auth::Role needed, std::string_view project,
+                                          bool browser) const {
+  const auth::Role held = project.empty() ? who.everywhere : who.On(project);
+  if (held >= needed) {
+    return std::nullopt;
+  }
+  if (who.user.empty()) {
+    if (browser) {
+      return LoginRedirect(head);
+    }
+    Response res = ErrorResponse(401,
+                                 "Authentication required: send your user name and password "
+                                 "(HTTP basic auth).",
+                                 head.Header("Accept"));
+    res.SetHeader("WWW-Authenticate", std::string(kRealm));
+    return res;
+  }
+  std::string what = needed == auth::Role::kUpload  ? "upload"
+                     : needed == auth::Role::kAdmin ? "do this (admin only)"
+                                                    : "read this";
+  if (!project.empty()) {
+    what += " (project '" + std::string(project) + "')";
+  }
+  const std::string who_text =
+      who.token_id.empty()
+          ? "User '" + who.user + "' (role " + std::string(auth::RoleName(who.everywhere)) + ")"
+          : "This API token (of user '" + who.user + "')";
+  return ErrorResponse(403, who_text + " may not " + what + ".", head.Header("Accept"));
+}
+
+std::variant<Handlers::Principal, Response> Handlers::Authorize(const RequestHead& head,
+                                                                auth::Role needed, Mode& mode,
+                                                                std::string_view project) {
+  auto who = Identify(head, mode);
+  if (auto* principal = std::get_if<Principal>(&who)) {
+    if (auto refused = Require(head, *principal, needed, project)) {
+      return *std::move(refused);
+    }
+  }
+  return who;
+}
+
+namespace internal {
 
 // True when `doc` has a release whose key matches `version`'s (1.0.0 finds 1.0).
 bool HasRelease(const doc::ProjectDoc& doc, std::string_view version) {
@@ -541,7 +603,7 @@ std::string FileCacheControl(bool authenticated) {
                        : "public, max-age=365000000, immutable";
 }
 
-}  // namespace
+}  // namespace internal
 
 Response Handlers::Handle(const RequestHead& head) {
   Mode mode;
@@ -582,6 +644,17 @@ StatusOr<std::shared_ptr<const index::RootView>> Handlers::LookupRoot(Mode& mode
   return *std::move(cached);
 }
 
+bool Handlers::TakesBody(const RequestHead& head) {
+  if (head.method != "POST" && head.method != "PUT" && head.method != "PATCH" &&
+      head.method != "DELETE") {
+    return false;
+  }
+  std::string_view path = head.target;
+  path = path.substr(0, path.find('?'));
+  return path == "/login" || path == "/logout" || path.starts_with("/account/") ||
+         path.starts_with("/manage/") || path.starts_with("/api/");
+}
+
 Response Handlers::Route(const RequestHead& head, Mode& mode) {
   std::string_view target = head.target;
   std::string_view path = target.substr(0, target.find('?'));
@@ -589,7 +662,7 @@ Response Handlers::Route(const RequestHead& head, Mode& mode) {
     return ErrorResponse(400, "Request target must be an absolute path.");
   }
   const bool is_get = head.method == "GET" || head.method == "HEAD";
-  if (!is_get) {
+  if (!is_get && !TakesBody(head)) {
     if (path.starts_with("/simple")) {
       return MethodNotAllowed("GET, HEAD",
                               "Method not allowed on the simple index. Upload to /legacy/.");
@@ -621,35 +694,57 @@ Response Handlers::Route(const RequestHead& head, Mode& mode) {
     segments.pop_back();
   }
 
-  auto authorize = [&]() { return Authorize(head, auth::Role::kRead, mode); };
   Response res;
-  auto run = [&](auto&& fn) {
-    auto who = authorize();
+  if (!segments.empty() && segments[0] == "api") {
+    res = RouteApi(head, segments, mode);
+    res.head_only = head.method == "HEAD";
+    return res;
+  }
+  if (auto ui = RouteUi(head, segments, trailing_slash, mode)) {
+    res = *std::move(ui);
+    res.head_only = head.method == "HEAD";
+    return res;
+  }
+  if (!is_get) {
+    return MethodNotAllowed("GET, HEAD",
+                            "Method " + head.method.substr(0, 32) + " is not allowed here.");
+  }
+
+  // Identifies the caller, checks `needed` on `project` ("" for all), and runs `fn`.
+  auto run = [&](std::string_view project, bool browser, auto&& fn) {
+    auto who = Identify(head, mode);
     if (auto* refused = std::get_if<Response>(&who)) {
       return std::move(*refused);
     }
-    return fn(std::get<Principal>(who));
+    const Principal& principal = std::get<Principal>(who);
+    if (auto refused = Require(head, principal, auth::Role::kRead, project, browser)) {
+      return *std::move(refused);
+    }
+    return fn(principal);
   };
 
   if (segments.empty()) {
-    res = run([&](const Principal& who) { return HumanRoot(head, who, mode); });
+    res = run("", true, [&](const Principal& who) { return HumanRoot(head, who, mode); });
   } else if (segments[0] == "simple") {
     if (segments.size() == 1) {
-      res = trailing_slash ? run([&](const Principal& who) { return SimpleRoot(head, who, mode); })
-                           : Redirect("/simple/");
+      res = trailing_slash
+                ? run("", false, [&](const Principal& who) { return SimpleRoot(head, who, mode); })
+                : Redirect("/simple/");
     } else if (segments.size() == 2) {
       const std::string normalized = model::NormalizeProjectName(segments[1]);
       if (!trailing_slash || normalized != segments[1]) {
         res = Redirect("/simple/" + render::PercentEncode(normalized) + "/");
       } else {
-        res = run([&](const Principal& who) { return SimpleProject(head, normalized, who, mode); });
+        res = run(normalized, false,
+                  [&](const Principal& who) { return SimpleProject(head, normalized, who, mode); });
       }
     } else {
       res = ErrorResponse(404, "Not found.");
     }
   } else if (segments[0] == "files" && segments.size() == 3 && !trailing_slash) {
-    res =
-        run([&](const Principal& who) { return File(head, segments[1], segments[2], who, mode); });
+    res = run(model::NormalizeProjectName(segments[1]), false, [&](const Principal& who) {
+      return File(head, segments[1], segments[2], who, mode);
+    });
   } else if (segments[0] == "pypi" && segments.size() >= 3 && segments.size() <= 4 &&
              segments.back() == "json") {
     const std::string normalized = model::NormalizeProjectName(segments[1]);
@@ -664,8 +759,9 @@ Response Handlers::Route(const RequestHead& head, Mode& mode) {
       if (segments.size() == 4) {
         version = segments[2];
       }
-      res =
-          run([&](const Principal& who) { return PypiJson(head, normalized, version, who, mode); });
+      res = run(normalized, false, [&](const Principal& who) {
+        return PypiJson(head, normalized, version, who, mode);
+      });
     }
   } else if (segments[0] == "project" && (segments.size() == 2 || segments.size() == 3)) {
     // /project/<name>/ and /project/<name>/<version>/ (PyPI JSON's release_url).
@@ -679,8 +775,9 @@ Response Handlers::Route(const RequestHead& head, Mode& mode) {
     if (!trailing_slash || normalized != segments[1]) {
       res = Redirect(location);
     } else {
-      res = run(
-          [&](const Principal& who) { return HumanProject(head, normalized, version, who, mode); });
+      res = run(normalized, true, [&](const Principal& who) {
+        return HumanProject(head, normalized, version, who, mode);
+      });
     }
   } else {
     res = ErrorResponse(404, "Not found.");
@@ -927,10 +1024,15 @@ Response Handlers::HumanProject(const RequestHead& head, std::string_view name,
         view.error().code() == StatusCode::kNotFound ? 404 : 503,
         view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
   }
-  if (version && !HasRelease((*view)->doc, *version)) {
-    return ErrorResponse(404, "Release not found.");
+  if (version) {
+    auto page = render::ReleasePageHtml((*view)->doc, *version);
+    if (!page.has_value()) {
+      return ErrorResponse(404, "Release not found.");
+    }
+    Response res = HtmlResponse(200, *std::move(page));
+    res.SetHeader("Cache-Control", PageCacheControl(!who.user.empty()));
+    return res;
   }
-  // A release has no page of its own yet: its URL shows the project page, which lists it.
   return PageResponse(head, *view, (*view)->human_html, render::kContentTypeHtml,
                       PageCacheControl(!who.user.empty()), false);
 }
@@ -1001,10 +1103,25 @@ Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
   UploadStart start;
   std::string_view accept = head.Header("Accept");
   Mode mode;
-  auto who = Authorize(head, auth::Role::kUpload, mode);
+  auto who = Identify(head, mode);
   if (auto* refused = std::get_if<Response>(&who)) {
     start.reject = std::move(*refused);
     return start;
+  }
+  {
+    // The project is only known once the form is read (FinishUpload checks it); here the
+    // caller must be able to upload somewhere.
+    const Principal& principal = std::get<Principal>(who);
+    const bool uploads_somewhere =
+        principal.everywhere >= auth::Role::kUpload ||
+        std::any_of(principal.per_project.begin(), principal.per_project.end(),
+                    [](const auto& entry) { return entry.second >= auth::Role::kUpload; });
+    if (!uploads_somewhere) {
+      if (auto refused = Require(head, principal, auth::Role::kUpload, "")) {
+        start.reject = *std::move(refused);
+        return start;
+      }
+    }
   }
   std::string_view length_header = head.Header("Content-Length");
   std::int64_t length = -1;
@@ -1030,6 +1147,7 @@ Handlers::UploadStart Handlers::BeginUpload(const RequestHead& head) {
   }
   start.body = std::make_unique<UploadBody>(*std::move(boundary), options_.temp_dir,
                                             std::get<Principal>(who).user);
+  start.body->access = std::get<Principal>(who);
   start.body->accept = std::string(accept);
   start.body->max_bytes = UploadBodyLimit();
   return start;
@@ -1079,6 +1197,10 @@ Response Handlers::FinishUpload(UploadBody& body, const RequestHead& head) {
                          action.empty() ? "Missing :action field: use :action=file_upload."
                                         : "Unknown :action; use :action=file_upload.",
                          accept);
+  }
+  const std::string project = model::NormalizeProjectName(form.Get("name"));
+  if (auto refused = Require(head, body.access, auth::Role::kUpload, project)) {
+    return *std::move(refused);
   }
   auto outcome = index_.Upload(form, body.user);
   if (!outcome.has_value()) {

@@ -19,6 +19,7 @@
 #include "base/status.h"
 #include "http/multipart.h"
 #include "index/index.h"
+#include "render/ui.h"
 #include "storage/storage.h"
 
 namespace pydepot::http {
@@ -30,6 +31,12 @@ struct RequestHead {
   // The client's address: the socket's peer, or, behind a trusted proxy, the address the proxy
   // reports (ServerOptions::trusted_proxies). Password checks are throttled per address.
   std::string remote_address;
+  // True when the client reached pydepot over HTTPS (a TLS listener, or a trusted proxy's
+  // X-Forwarded-Proto: https): session cookies are then marked Secure.
+  bool secure = false;
+  // The body of a small non-upload request (a form post or an admin API call; see
+  // Handlers::TakesBody), read whole by the server before Handle; "" otherwise.
+  std::string body;
 
   // The first value of header `name` (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
@@ -102,6 +109,7 @@ class UploadBody {
   UploadFormCollector collector;
   MultipartParser parser;
   std::string user;
+  auth::Access access;          // what the uploader may do (checked on the form's project)
   std::string accept;           // the request's Accept header, for the error format
   std::int64_t max_bytes = -1;  // most body bytes FeedUpload takes (-1: no limit)
   std::int64_t received = 0;    // body bytes fed so far
@@ -120,6 +128,13 @@ class Handlers {
   // True when the request is an upload (POST to /, /legacy/ or /legacy): its body goes through
   // BeginUpload / UploadBody::Feed / FinishUpload instead of Handle.
   static bool IsUpload(const RequestHead& head);
+
+  // Most bytes of a body TakesBody requests may have; a longer one is answered 413.
+  static constexpr std::size_t kMaxFormBytes = 64 * 1024;
+  // True when the request is a form post or admin API call whose body (at most kMaxFormBytes)
+  // the server reads into RequestHead::body before calling Handle: a POST, PUT, PATCH or
+  // DELETE under /login, /logout, /account/, /manage/ or /api/.
+  static bool TakesBody(const RequestHead& head);
 
   // Every request that is not an upload.
   Response Handle(const RequestHead& head);
@@ -147,10 +162,7 @@ class Handlers {
   Response FinishUpload(UploadBody& body, const RequestHead& head);
 
  private:
-  struct Principal {
-    std::string user;  // "" for anonymous
-    auth::Role role = auth::Role::kRead;
-  };
+  using Principal = auth::Access;
   // How one request may get what it needs. With memory_only, a lookup that would block sets
   // would_block and fails; the response built from it is then thrown away.
   struct Mode {
@@ -159,9 +171,19 @@ class Handlers {
   };
 
   Response Route(const RequestHead& head, Mode& mode);
-  // The caller's identity if it holds `needed`, else the 401/403 response.
+  // Who is asking: from basic credentials (a password or an API token), else a session cookie,
+  // else anonymous (read everywhere with --public-read, nothing otherwise). The response is a
+  // refusal of the credentials themselves (401, 429 throttled, 503 store trouble).
+  std::variant<Principal, Response> Identify(const RequestHead& head, Mode& mode);
+  // nullopt when `who` holds `needed` on `project` ("" for everything: the project list, admin
+  // pages), else the 401 (anonymous) or 403 response. `browser`: an anonymous visitor of a page
+  // is sent to the login form instead of getting 401.
+  std::optional<Response> Require(const RequestHead& head, const Principal& who, auth::Role needed,
+                                  std::string_view project, bool browser = false) const;
+  // Identify and Require in one, for the routes that need one role everywhere (or on one
+  // project).
   std::variant<Principal, Response> Authorize(const RequestHead& head, auth::Role needed,
-                                              Mode& mode);
+                                              Mode& mode, std::string_view project = {});
   StatusOr<std::shared_ptr<const index::ProjectView>> LookupProject(std::string_view name,
                                                                     Mode& mode);
   StatusOr<std::shared_ptr<const index::RootView>> LookupRoot(Mode& mode);
@@ -177,6 +199,21 @@ class Handlers {
   // `version`: the page of one release (PyPI JSON's info.release_url); 404 when it has none.
   Response HumanProject(const RequestHead& head, std::string_view name,
                         std::optional<std::string_view> version, const Principal& who, Mode& mode);
+
+  // The web UI beyond the cached pages (ui_handlers.cc): static files, search, login and
+  // logout, the account page (tokens), the manage pages. `segments` are the decoded path
+  // segments; nullopt when the path is not one of these routes.
+  std::optional<Response> RouteUi(const RequestHead& head, const std::vector<std::string>& segments,
+                                  bool trailing_slash, Mode& mode);
+  // The JSON admin API under /api/ (admin_api.cc).
+  Response RouteApi(const RequestHead& head, const std::vector<std::string>& segments, Mode& mode);
+  // Checks a state-changing browser request: its Origin (when sent) must be this server, and a
+  // request authenticated by a session must carry the session's CSRF token (`csrf`: the form
+  // field or the X-CSRF-Token header). nullopt when it may go on, else the 403.
+  std::optional<Response> CheckCsrf(const RequestHead& head, const Principal& who,
+                                    std::string_view csrf);
+  // The viewer of a dynamic page.
+  render::Viewer ViewerOf(const RequestHead& head, const Principal& who);
 
   // Most body bytes an upload may send (the file limit plus room for the form), and the 413
   // message that names the file limit.

@@ -17,13 +17,16 @@
 //  - a status of 200..499 (these stores never fail, so never 5xx), a reason phrase and header
 //    fields of printable ASCII (no CR/LF: no response splitting), one body at most, and a
 //    Content-Length equal to the bytes sent;
-//  - without valid credentials (and without --public-read) nothing is served: no 200, 206 or
-//    304; a 401 carries WWW-Authenticate, a 429 (only when throttled) Retry-After in seconds;
+//  - without valid credentials (and without --public-read) nothing is served but the login form
+//    and the stylesheet: no 200, 206 or 304; a 401 carries WWW-Authenticate, a 429 (only when
+//    throttled) Retry-After in seconds;
 //  - a file body (stream or descriptor) is exactly one stored file (200) or a piece of one
 //    (206): a path can never reach the users document, an index document or anything else;
 //  - no response holds a stored password hash (unless the request itself carried it);
 //  - TryHandleInMemory, when it answers, answers as Handle does;
-//  - a request that is not an accepted upload leaves the store exactly as it was;
+//  - a request that is not an accepted upload leaves the store exactly as it was, except a form
+//    post or admin API call (Handlers::TakesBody) with valid credentials, and a login, which may
+//    only add the session key;
 //  - an upload answered 200 came from a user with the upload role and its file is listed with
 //    the sha256 of the bytes sent; any upload leaves no temp file behind.
 #include <archive.h>
@@ -435,7 +438,10 @@ std::string CheckResponse(Response& res, const Input& in, const World& world) {
   }
 
   const std::optional<pydepot::auth::Role> role = CredentialRole(head);
-  if (!role && !(in.public_read && head.Header("Authorization").empty())) {
+  std::string_view path = head.target;
+  path = path.substr(0, path.find('?'));
+  const bool public_page = path == "/login" || path == "/static/style.css";
+  if (!role && !public_page && !(in.public_read && head.Header("Authorization").empty())) {
     PYDEPOT_CHECK(res.status != 200 && res.status != 206 && res.status != 304);
   }
   if (res.status == 401) {
@@ -577,13 +583,35 @@ void RunUpload(const Input& in, World& world) {
   }
 }
 
-void RunRequest(const Input& in, World& world) {
+void RunRequest(const Input& raw_in, World& world) {
+  Input in = raw_in;
+  const bool takes_body = Handlers::TakesBody(in.head);
+  if (takes_body) {
+    in.head.body = in.body.substr(0, Handlers::kMaxFormBytes);
+  }
   Handlers& handlers = world.handlers(in.public_read, in.throttled);
   const auto before = world.Snapshot();
   Response full = handlers.Handle(in.head);
   Trace(in, "Handle", full);
   const unsigned full_status = full.status;
   const std::string full_bytes = CheckResponse(full, in, world);
+  const auto after = world.Snapshot();
+  if (after != before) {
+    // Only a form post or an API call changes anything: with valid credentials, or a login
+    // (which may create the shared session key, nothing else).
+    PYDEPOT_CHECK(takes_body);
+    std::string_view path = in.head.target;
+    path = path.substr(0, path.find('?'));
+    if (path == "/login") {
+      auto expected = before;
+      expected[pydepot::storage::SessionKeyKey()] = after.at(pydepot::storage::SessionKeyKey());
+      PYDEPOT_CHECK(after == expected);
+    } else {
+      PYDEPOT_CHECK(CredentialRole(in.head).has_value());
+    }
+    worlds[in.local].reset();  // the next input starts from foo 1.0 alone again
+    return;
+  }
   std::optional<Response> fast = handlers.TryHandleInMemory(in.head);
   if (fast) {
     Trace(in, "TryHandleInMemory", *fast);

@@ -285,14 +285,21 @@ void ExpectSafeReason(const Response& res) {
 
 TEST_F(HandlersTest, NoCredentialsIs401WithChallenge) {
   UploadFoo();
-  for (const char* target :
-       {"/simple/", "/simple/foo/", "/files/foo/foo-1.0.tar.gz",
-        "/files/foo/foo-1.0-py3-none-any.whl.metadata", "/pypi/foo/json", "/", "/project/foo/"}) {
+  for (const char* target : {"/simple/", "/simple/foo/", "/files/foo/foo-1.0.tar.gz",
+                             "/files/foo/foo-1.0-py3-none-any.whl.metadata", "/pypi/foo/json"}) {
     SCOPED_TRACE(target);
     Response res = handlers_->Handle(Head("GET", target));
     EXPECT_EQ(res.status, 401U);
     EXPECT_THAT(Header(res, "WWW-Authenticate"), StartsWith("Basic realm=\""));
     EXPECT_EQ(res.stream, nullptr);
+  }
+  // The pages people visit send them to the login form instead.
+  for (const char* target : {"/", "/project/foo/", "/project/foo/1.0/", "/search?q=foo"}) {
+    SCOPED_TRACE(target);
+    Response res = handlers_->Handle(Head("GET", target));
+    EXPECT_EQ(res.status, 303U);
+    EXPECT_THAT(Header(res, "Location"), HasSubstr("login?next="));
+    EXPECT_TRUE(res.body.find("foo-1.0") == std::string::npos);
   }
 }
 
@@ -409,7 +416,8 @@ TEST_F(HandlersTest, PypiJsonOfProjectWithoutReleasesIs404) {
       storage_->PutIfMatch(*storage::ProjectDocKey("empty"), doc::EncodeProjectDoc(empty), "")
           .has_value());
   EXPECT_EQ(Get("/pypi/empty/json").status, 404U);
-  EXPECT_EQ(Get("/simple/empty/").status, 200U);  // an empty project page is still a page
+  // A project without files or releases is what deleting a project leaves: not found.
+  EXPECT_EQ(Get("/simple/empty/").status, 404U);
 }
 
 TEST_F(HandlersTest, ReleaseUrlOfPypiJsonIsServed) {
@@ -1267,27 +1275,55 @@ TEST_F(HandlersTest, AuthenticatedAnswersArePrivateAndErrorsAreNotStored) {
 class CountingAuthenticator final : public auth::Authenticator {
  public:
   explicit CountingAuthenticator(auth::Authenticator& inner) : inner_(inner) {}
-  StatusOr<auth::Role> Authenticate(std::string_view user, std::string_view password) override {
+  StatusOr<auth::Access> Authenticate(std::string_view user, std::string_view password) override {
     ++checks;
     return inner_.Authenticate(user, password);
   }
-  std::optional<StatusOr<auth::Role>> AuthenticateCached(std::string_view user,
-                                                         std::string_view password) override {
+  std::optional<StatusOr<auth::Access>> AuthenticateCached(std::string_view user,
+                                                           std::string_view password) override {
     ++cached_checks;
     return inner_.AuthenticateCached(user, password);
   }
-  Status AddUser(std::string_view name, std::string_view password, auth::Role role) override {
-    return inner_.AddUser(name, password, role);
+  StatusOr<std::string> StartSession(std::string_view user, std::string_view password,
+                                     std::chrono::seconds lifetime) override {
+    ++checks;
+    return inner_.StartSession(user, password, lifetime);
+  }
+  StatusOr<auth::Access> AuthenticateSession(std::string_view cookie) override {
+    return inner_.AuthenticateSession(cookie);
+  }
+  std::optional<StatusOr<auth::Access>> AuthenticateSessionCached(
+      std::string_view cookie) override {
+    return inner_.AuthenticateSessionCached(cookie);
+  }
+  StatusOr<std::string> CsrfToken(std::string_view cookie) override {
+    return inner_.CsrfToken(cookie);
+  }
+  Status EndSessions(std::string_view user) override { return inner_.EndSessions(user); }
+  Status AddUser(std::string_view name, std::string_view password, auth::Role role,
+                 std::vector<std::string> projects) override {
+    return inner_.AddUser(name, password, role, std::move(projects));
   }
   Status RemoveUser(std::string_view name) override { return inner_.RemoveUser(name); }
   Status SetPassword(std::string_view name, std::string_view password) override {
     return inner_.SetPassword(name, password);
   }
-  Status SetRole(std::string_view name, auth::Role role) override {
-    return inner_.SetRole(name, role);
+  Status SetRole(std::string_view name, auth::Role role,
+                 std::vector<std::string> projects) override {
+    return inner_.SetRole(name, role, std::move(projects));
   }
   StatusOr<std::vector<auth::UserInfo>> ListUsers() override { return inner_.ListUsers(); }
   StatusOr<bool> NoUsers() override { return inner_.NoUsers(); }
+  StatusOr<auth::NewToken> CreateToken(std::string_view user, std::string_view name,
+                                       auth::Role scope, std::vector<std::string> projects,
+                                       std::int64_t expires_micros) override {
+    return inner_.CreateToken(user, name, scope, std::move(projects), expires_micros);
+  }
+  StatusOr<std::vector<auth::TokenInfo>> ListTokens(std::string_view user) override {
+    return inner_.ListTokens(user);
+  }
+  StatusOr<auth::TokenInfo> GetToken(std::string_view id) override { return inner_.GetToken(id); }
+  Status RevokeToken(std::string_view id) override { return inner_.RevokeToken(id); }
 
   int checks = 0;
   int cached_checks = 0;
@@ -1435,6 +1471,319 @@ TEST_F(HandlersTest, LargePagesAreSentFromASealedMemfd) {
   EXPECT_EQ(res.ContentLength(), static_cast<std::int64_t>(body.size()));
   Response head = handlers_->Handle(ReaderGet("/project/foo/", {}, "HEAD"));
   EXPECT_EQ(head.ContentLength(), static_cast<std::int64_t>(body.size()));
+}
+
+// --- Web UI: login, sessions, CSRF, manage pages, tokens, admin API ------------------------
+
+class UiTest : public HandlersTest {
+ protected:
+  // Logs `user` in through the form; returns the session cookie value.
+  std::string Login(const std::string& user, const std::string& password) {
+    RequestHead head =
+        Head("POST", "/login", {{"Content-Type", "application/x-www-form-urlencoded"}});
+    head.body = "user=" + user + "&password=" + password + "&next=project%2Ffoo%2F";
+    Response res = handlers_->Handle(head);
+    EXPECT_EQ(res.status, 303U) << res.body;
+    EXPECT_EQ(Header(res, "Location"), "project/foo/");
+    const std::string cookie = Header(res, "Set-Cookie");
+    EXPECT_THAT(cookie, HasSubstr("HttpOnly"));
+    EXPECT_THAT(cookie, HasSubstr("SameSite=Strict"));
+    const std::size_t eq = cookie.find('=');
+    const std::size_t semi = cookie.find(';');
+    return cookie.substr(eq + 1, semi - eq - 1);
+  }
+
+  RequestHead WithSession(std::string method, std::string target, const std::string& cookie,
+                          std::string body = "") {
+    RequestHead head = Head(std::move(method), std::move(target),
+                            {{"Cookie", "other=1; pydepot_session=" + cookie},
+                             {"Host", "index.example"},
+                             {"Content-Type", "application/x-www-form-urlencoded"}});
+    head.body = std::move(body);
+    return head;
+  }
+
+  std::string Csrf(const std::string& cookie) {
+    auto token = auth_->CsrfToken(cookie);
+    EXPECT_TRUE(token.has_value());
+    return token.has_value() ? *token : "";
+  }
+
+  bool Yanked() {
+    auto view = index_->GetProject("foo");
+    return view.has_value() && !(*view)->doc.yanked.empty();
+  }
+
+  static std::string TokenIn(const std::string& body) {
+    const std::size_t at = body.find("pydepot-");
+    return at == std::string::npos ? "" : body.substr(at, 8 + 16 + 1 + 64);
+  }
+};
+
+TEST_F(UiTest, AnonymousVisitorsOfPagesAreSentToTheLoginForm) {
+  Response res = handlers_->Handle(Head("GET", "/project/foo/"));
+  EXPECT_EQ(res.status, 303U);
+  EXPECT_EQ(Header(res, "Location"), "../../login?next=project%2Ffoo%2F");
+  // The simple API keeps answering 401 with a challenge (pip asks its keyring then).
+  EXPECT_EQ(handlers_->Handle(Head("GET", "/simple/")).status, 401U);
+  Response login = handlers_->Handle(Head("GET", "/login?next=project%2Ffoo%2F"));
+  EXPECT_EQ(login.status, 200U);
+  EXPECT_THAT(login.body, HasSubstr("project/foo/"));
+  Response css = handlers_->Handle(Head("GET", "/static/style.css"));
+  EXPECT_EQ(css.status, 200U);
+  EXPECT_EQ(Header(css, "Content-Type"), "text/css; charset=utf-8");
+}
+
+TEST_F(UiTest, LoginSetsASessionThatReadsTheIndex) {
+  UploadFoo();
+  const std::string cookie = Login("reader", "reader-password");
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/project/foo/", cookie, "")).status, 200U);
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/simple/foo/", cookie, "")).status, 200U);
+  // A forged cookie is no session.
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/simple/foo/", cookie + "x", "")).status, 401U);
+}
+
+TEST_F(UiTest, WrongPasswordShowsTheFormAgain) {
+  RequestHead head = Head("POST", "/login");
+  head.body = "user=reader&password=wrong-password";
+  Response res = handlers_->Handle(head);
+  EXPECT_EQ(res.status, 403U);
+  EXPECT_THAT(res.body, HasSubstr("Invalid user name or password."));
+  EXPECT_TRUE(Header(res, "WWW-Authenticate").empty());  // no browser prompt over the form
+  EXPECT_TRUE(Header(res, "Set-Cookie").empty());
+}
+
+TEST_F(UiTest, LoginFormIsThrottledLikeBasicAuth) {
+  HandlerOptions options;
+  options.throttle = auth::ThrottleLimits{.per_address = 10, .per_user = 5};
+  MakeHandlers(options);
+  unsigned last = 0;
+  for (int i = 0; i < 6; ++i) {
+    RequestHead head = Head("POST", "/login");
+    head.body = "user=reader&password=wrong-password";
+    last = handlers_->Handle(head).status;
+  }
+  EXPECT_EQ(last, 429U);
+  RequestHead right = Head("POST", "/login");
+  right.body = "user=reader&password=reader-password";
+  EXPECT_EQ(handlers_->Handle(right).status, 429U);  // not even the right password, for now
+}
+
+TEST_F(UiTest, LoginNeverRedirectsOffTheSite) {
+  for (const std::string next : {"%2F%2Fevil.example%2F", "https%3A%2F%2Fevil.example",
+                                 "javascript%3Aalert(1)", "%2Fabsolute", "%5C%5Cevil"}) {
+    RequestHead head = Head("POST", "/login");
+    head.body = "user=reader&password=reader-password&next=" + next;
+    Response res = handlers_->Handle(head);
+    EXPECT_EQ(res.status, 303U);
+    EXPECT_EQ(Header(res, "Location"), "./") << next;
+  }
+}
+
+TEST_F(UiTest, SecureRequestsGetSecureCookies) {
+  RequestHead head = Head("POST", "/login");
+  head.body = "user=reader&password=reader-password";
+  head.secure = true;
+  EXPECT_THAT(Header(handlers_->Handle(head), "Set-Cookie"), HasSubstr("; Secure"));
+}
+
+TEST_F(UiTest, YankFromTheManagePageNeedsTheCsrfToken) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  Response page = handlers_->Handle(WithSession("GET", "/manage/project/foo/", cookie));
+  ASSERT_EQ(page.status, 200U);
+  EXPECT_THAT(page.body, HasSubstr(Csrf(cookie)));
+
+  // No token, a wrong token, or another site's origin: refused, nothing changes.
+  EXPECT_EQ(handlers_
+                ->Handle(WithSession("POST", "/manage/project/foo/yank", cookie,
+                                     "version=1.0&reason=broken"))
+                .status,
+            403U);
+  EXPECT_EQ(handlers_
+                ->Handle(WithSession("POST", "/manage/project/foo/yank", cookie,
+                                     "version=1.0&reason=broken&csrf=AAAA"))
+                .status,
+            403U);
+  RequestHead cross = WithSession("POST", "/manage/project/foo/yank", cookie,
+                                  "version=1.0&reason=broken&csrf=" + Csrf(cookie));
+  cross.headers.emplace_back("Origin", "https://evil.example");
+  EXPECT_EQ(handlers_->Handle(cross).status, 403U);
+  EXPECT_FALSE(Yanked());
+
+  RequestHead ok = WithSession("POST", "/manage/project/foo/yank", cookie,
+                               "version=1.0&reason=broken&csrf=" + Csrf(cookie));
+  ok.headers.emplace_back("Origin", "http://index.example");
+  Response res = handlers_->Handle(ok);
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "./?done=yanked");
+  EXPECT_TRUE(Yanked());
+  EXPECT_EQ(handlers_
+                ->Handle(WithSession("POST", "/manage/project/foo/unyank", cookie,
+                                     "version=1.0&csrf=" + Csrf(cookie)))
+                .status,
+            303U);
+  EXPECT_FALSE(Yanked());
+}
+
+TEST_F(UiTest, ManagePagesAreForAdministrators) {
+  UploadFoo();
+  const std::string cookie = Login("uploader", "uploader-password");
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/manage/project/foo/", cookie)).status, 403U);
+  EXPECT_EQ(handlers_
+                ->Handle(WithSession("POST", "/manage/project/foo/yank", cookie,
+                                     "version=1.0&csrf=" + Csrf(cookie)))
+                .status,
+            403U);
+  EXPECT_FALSE(Yanked());
+}
+
+TEST_F(UiTest, LogoutEndsTheSessionEverywhere) {
+  const std::string cookie = Login("reader", "reader-password");
+  Response res = handlers_->Handle(WithSession("POST", "/logout", cookie, "csrf=" + Csrf(cookie)));
+  EXPECT_EQ(res.status, 303U);
+  EXPECT_THAT(Header(res, "Set-Cookie"), HasSubstr("Max-Age=0"));
+  // The old cookie (say, a stolen copy) no longer works.
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/account/", cookie)).status, 303U);
+}
+
+TEST_F(UiTest, TokensCreatedOnTheAccountPageUploadOnlyWhereScoped) {
+  const std::string cookie = Login("uploader", "uploader-password");
+  Response res = handlers_->Handle(
+      WithSession("POST", "/account/tokens", cookie,
+                  "name=ci&scope=upload&projects=foo&expires_days=&csrf=" + Csrf(cookie)));
+  ASSERT_EQ(res.status, 200U) << res.body;
+  const std::string token = TokenIn(res.body);
+  ASSERT_EQ(token.size(), 89U) << res.body;
+
+  const std::string wheel = Wheel("foo", "1.0", Metadata("Foo", "1.0"));
+  EXPECT_EQ(PostUpload(TwineForm(kWheelName, wheel), "__token__", token).status, 200U);
+  const std::string bar = Wheel("bar", "1.0", Metadata("bar", "1.0"));
+  Response refused =
+      PostUpload(TwineForm("bar-1.0-py3-none-any.whl", bar, "bar"), "__token__", token);
+  EXPECT_EQ(refused.status, 403U);
+  EXPECT_THAT(refused.body, HasSubstr("token"));
+  // Limited to foo: nothing else can be read either, not even the project list.
+  RequestHead list = Head("GET", "/simple/", {{"Authorization", BasicAuth("__token__", token)}});
+  EXPECT_EQ(handlers_->Handle(list).status, 403U);
+  RequestHead page =
+      Head("GET", "/simple/foo/", {{"Authorization", BasicAuth("__token__", token)}});
+  EXPECT_EQ(handlers_->Handle(page).status, 200U);
+  // A token cannot manage tokens or use the admin API.
+  RequestHead api = Head("GET", "/api/tokens", {{"Authorization", BasicAuth("__token__", token)}});
+  EXPECT_EQ(handlers_->Handle(api).status, 403U);
+
+  // Revoked from the account page: refused at once on this instance.
+  auto tokens = auth_->ListTokens("uploader");
+  ASSERT_TRUE(tokens.has_value());
+  ASSERT_EQ(tokens->size(), 1U);
+  Response revoked = handlers_->Handle(WithSession(
+      "POST", "/account/tokens/" + tokens->front().id + "/revoke", cookie, "csrf=" + Csrf(cookie)));
+  EXPECT_EQ(revoked.status, 303U);
+  EXPECT_EQ(handlers_->Handle(page).status, 401U);
+}
+
+TEST_F(UiTest, ReadersCannotMakeUploadTokens) {
+  const std::string cookie = Login("reader", "reader-password");
+  Response res = handlers_->Handle(
+      WithSession("POST", "/account/tokens", cookie, "name=ci&scope=upload&csrf=" + Csrf(cookie)));
+  EXPECT_EQ(res.status, 403U);
+  EXPECT_TRUE(TokenIn(res.body).empty());
+}
+
+TEST_F(UiTest, UsersLimitedToProjectsUploadOnlyThere) {
+  ASSERT_TRUE(auth_->AddUser("limited", "limited-password", auth::Role::kUpload, {"Foo"}).ok());
+  const std::string wheel = Wheel("foo", "1.0", Metadata("Foo", "1.0"));
+  EXPECT_EQ(PostUpload(TwineForm(kWheelName, wheel), "limited").status, 200U);
+  const std::string bar = Wheel("bar", "1.0", Metadata("bar", "1.0"));
+  EXPECT_EQ(PostUpload(TwineForm("bar-1.0-py3-none-any.whl", bar, "bar"), "limited").status, 403U);
+  // ... and read everything.
+  RequestHead list =
+      Head("GET", "/simple/", {{"Authorization", BasicAuth("limited", "limited-password")}});
+  EXPECT_EQ(handlers_->Handle(list).status, 200U);
+}
+
+TEST_F(UiTest, AdminApiManagesUsersTokensAndReleases) {
+  UploadFoo();
+  auto admin = [&](std::string method, std::string target, std::string body = "") {
+    RequestHead head = Head(std::move(method), std::move(target),
+                            {{"Authorization", BasicAuth("admin", "admin-password")},
+                             {"Content-Type", "application/json"}});
+    head.body = std::move(body);
+    return handlers_->Handle(head);
+  };
+  Response created = admin("POST", "/api/users",
+                           R"({"name":"ci-bot","password":"ci-bot-password","role":"upload",)"
+                           R"("upload_projects":["Foo"]})");
+  EXPECT_EQ(created.status, 201U) << created.body;
+  Response users = admin("GET", "/api/users");
+  EXPECT_EQ(users.status, 200U);
+  EXPECT_THAT(users.body,
+              HasSubstr(R"("name":"ci-bot","role":"upload","upload_projects":["foo"])"));
+  EXPECT_EQ(admin("POST", "/api/users", R"({"name":"ci-bot","password":"x"})").status, 400U);
+
+  Response token = admin(
+      "POST", "/api/tokens",
+      R"({"user":"ci-bot","name":"main","scope":"upload","projects":["foo"],"expires_days":30})");
+  ASSERT_EQ(token.status, 201U) << token.body;
+  const auto parsed = boost::json::parse(token.body).as_object();
+  const std::string secret(parsed.at("token").as_string());
+  const std::string id(parsed.at("id").as_string());
+  EXPECT_EQ(TokenIn(secret), secret);
+  EXPECT_NE(parsed.at("expires"), nullptr);
+  EXPECT_EQ(admin("GET", "/api/tokens?user=ci-bot").status, 200U);
+
+  EXPECT_EQ(admin("POST", "/api/projects/foo/releases/1.0/yank", R"({"reason":"bad"})").status,
+            204U);
+  EXPECT_TRUE(Yanked());
+  EXPECT_EQ(admin("POST", "/api/projects/foo/releases/1.0/unyank").status, 204U);
+  EXPECT_FALSE(Yanked());
+  EXPECT_EQ(admin("POST", "/api/projects/foo/releases/9.9/yank").status, 404U);
+
+  EXPECT_EQ(admin("DELETE", "/api/projects/foo/files/" + std::string(kSdistName)).status, 204U);
+  Response again = PostUpload(TwineForm(kSdistName, sdist_));
+  EXPECT_EQ(again.status, 400U);
+  EXPECT_EQ(admin("DELETE", "/api/tokens/" + id).status, 204U);
+  EXPECT_EQ(admin("DELETE", "/api/users/ci-bot").status, 204U);
+  EXPECT_EQ(admin("DELETE", "/api/users/admin").status, 400U);
+  EXPECT_EQ(admin("DELETE", "/api/projects/foo").status, 204U);
+  EXPECT_EQ(Get("/simple/foo/").status, 404U);
+
+  // Readers may not.
+  RequestHead reader = ReaderGet("/api/users");
+  EXPECT_EQ(handlers_->Handle(reader).status, 403U);
+  EXPECT_EQ(admin("PUT", "/api/nothing").status, 404U);
+  EXPECT_EQ(admin("POST", "/api/users", "not json").status, 400U);
+}
+
+TEST_F(UiTest, SessionApiCallsNeedTheCsrfHeader) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  RequestHead head = WithSession("POST", "/api/projects/foo/releases/1.0/yank", cookie, "{}");
+  EXPECT_EQ(handlers_->Handle(head).status, 403U);
+  head.headers.emplace_back("X-CSRF-Token", Csrf(cookie));
+  EXPECT_EQ(handlers_->Handle(head).status, 204U);
+}
+
+TEST_F(UiTest, ReleasePagesAndSearchRender) {
+  UploadFoo();
+  Response release = Get("/project/foo/1.0/");
+  EXPECT_EQ(release.status, 200U);
+  EXPECT_THAT(release.body, HasSubstr(kWheelName));
+  EXPECT_EQ(Get("/project/foo/9.9/").status, 404U);
+  Response search = Get("/search?q=fo");
+  EXPECT_EQ(search.status, 200U);
+  EXPECT_THAT(search.body, HasSubstr("project/foo/"));
+}
+
+TEST_F(UiTest, FormBodiesAreOnlyTakenWhereFormsGo) {
+  EXPECT_TRUE(Handlers::TakesBody(Head("POST", "/login")));
+  EXPECT_TRUE(Handlers::TakesBody(Head("DELETE", "/api/users/x")));
+  EXPECT_TRUE(Handlers::TakesBody(Head("POST", "/manage/project/foo/yank")));
+  EXPECT_FALSE(Handlers::TakesBody(Head("POST", "/simple/")));
+  EXPECT_FALSE(Handlers::TakesBody(Head("GET", "/login")));
+  EXPECT_FALSE(Handlers::TakesBody(Head("POST", "/legacy/")));
+  EXPECT_EQ(handlers_->Handle(Head("POST", "/simple/")).status, 405U);
 }
 
 }  // namespace

@@ -46,14 +46,15 @@ constexpr std::chrono::milliseconds kLinger{2000};
 constexpr std::chrono::milliseconds kRefusedLinger{250};
 constexpr std::size_t kLingerBytes = 1 << 20;
 
-// Sent with every response. No page pydepot serves loads anything (no scripts, styles, images
-// or frames), so one policy that allows nothing fits the HTML pages and everything else.
+// Sent with every response. Pages load only pydepot's own stylesheet (and images from the same
+// site); no page runs a script, and forms post only to pydepot itself. One policy fits the HTML
+// pages and everything else (docs/web-ui.md).
 constexpr std::string_view kSecurityHeaders =
     "X-Content-Type-Options: nosniff\r\n"
     "X-Frame-Options: DENY\r\n"
     "Referrer-Policy: no-referrer\r\n"
-    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'none'\r\n";
+    "Content-Security-Policy: default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n";
 
 // An IP address as text, IPv4-mapped IPv6 addresses as IPv4; "" when `text` is not an address.
 std::string NormalizeAddress(std::string_view text) {
@@ -439,6 +440,46 @@ struct SessionGuard {
   bool admitted = false;
 };
 
+// Reads the body of a request Handlers::TakesBody accepts into `out`: at most
+// Handlers::kMaxFormBytes, within the body timeout. nullopt when it was read whole, else the
+// response that refuses it (413, 408, 400); the caller then closes the connection.
+awaitable<std::optional<Response>> ReadSmallBody(Connection& conn, beast::flat_buffer& buffer,
+                                                 bhttp::request_parser<bhttp::buffer_body>& parser,
+                                                 const ServerOptions& options, std::string& out) {
+  const auto too_large = [] {
+    return ErrorResponse(413,
+                         "Request body too large: forms and admin API calls may send at "
+                         "most " +
+                             std::to_string(Handlers::kMaxFormBytes / 1024) + " KiB.");
+  };
+  if (auto length = parser.content_length(); length && *length > Handlers::kMaxFormBytes) {
+    co_return too_large();
+  }
+  std::array<char, 8192> chunk{};
+  conn.SetDeadline(options.body_timeout, Connection::Wait::kRead);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    auto [ec, n] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
+    out.append(chunk.data(), chunk.size() - parser.get().body().size);
+    if (out.size() > Handlers::kMaxFormBytes) {
+      conn.ClearDeadline();
+      co_return too_large();
+    }
+    if (ec && ec != bhttp::error::need_buffer) {
+      conn.ClearDeadline();
+      if (conn.TimedOut(ec)) {
+        co_return ErrorResponse(408, "Request body stalled: no data for " +
+                                         std::to_string(options.body_timeout.count()) +
+                                         " seconds.");
+      }
+      co_return ErrorResponse(400, "Request body truncated or malformed.");
+    }
+  }
+  conn.ClearDeadline();
+  co_return std::nullopt;
+}
+
 awaitable<void> Session(tcp::socket socket, Shared& shared) {
   Handlers& handlers = shared.handlers;
   const ServerOptions& options = shared.options;
@@ -526,6 +567,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
     RequestHead head = MakeHead(parser, remote, transfer_encodings);
     if (trusted_peer) {
       head.remote_address = ForwardedClientAddress(remote, head, options.trusted_proxies);
+      head.secure = beast::iequals(Trim(head.Header("X-Forwarded-Proto")), "https");
     }
     const bool keep_alive = parser.get().keep_alive();
     const bool http10 = parser.get().version() == 10;
@@ -636,6 +678,19 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
         }
       }
     } else {
+      if (!parser.is_done() && Handlers::TakesBody(head)) {
+        // A form post or admin API call: its small body is read whole first.
+        if (auto refused = co_await ReadSmallBody(*conn, buffer, parser, options, head.body)) {
+          res = *std::move(refused);
+          res.close = true;
+          if (co_await WriteResponse(*conn, res, keep_alive, http10, options.body_timeout,
+                                     head_buffer, shared.pool) &&
+              !parser.is_done()) {
+            co_await Linger(*conn);
+          }
+          co_return;
+        }
+      }
       // Most requests are answered from memory right here; the rest wait on the pool.
       if (auto fast = handlers.TryHandleInMemory(head)) {
         res = *std::move(fast);

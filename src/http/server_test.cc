@@ -42,7 +42,8 @@ TEST(SerializeResponseHeadTest, EveryResponseCarriesTheSecurityHeaders) {
     EXPECT_THAT(head, HasSubstr("\r\nX-Frame-Options: DENY\r\n"));
     EXPECT_THAT(head, HasSubstr("\r\nReferrer-Policy: no-referrer\r\n"));
     EXPECT_THAT(head, HasSubstr("\r\nContent-Security-Policy: default-src 'none'; "
-                                "frame-ancestors 'none';"));
+                                "style-src 'self'; img-src 'self'; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'\r\n"));
     EXPECT_THAT(head, Not(HasSubstr("Connection:")));
     EXPECT_TRUE(head.ends_with("\r\n\r\n"));
   }

@@ -523,6 +523,18 @@ class Checker {
         continue;
       }
       auto it = listed.find(project);
+      if (IsDeletedProject(*state.doc)) {
+        // Its document stays only to keep its deleted filenames from being used again.
+        if (it != listed.end()) {
+          Add(FsckProblemKind::kListedWithoutDocument, list_key, project,
+              "names '" + project + "', but the project was deleted (" + state.key +
+                  " lists no files)",
+              "/simple/ links to a project page that answers 404 (a delete stopped before "
+              "updating the project list)",
+              "removes the entry from the project list", sync(project));
+        }
+        continue;
+      }
       if (it == listed.end()) {
         Add(FsckProblemKind::kUnlistedProject, state.key, project,
             "has a document, but " + list_key + " does not name it",
@@ -595,13 +607,17 @@ class Checker {
       if (!parts.has_value()) {
         continue;  // ClassifyKey said it parses
       }
+      bool deleted = false;  // the bytes of a deleted file
       if (auto it = docs_.find(parts->project); it != docs_.end()) {
         if (!it->second.doc) {
           continue;  // its document is unreadable: whether it lists the file is unknown
         }
-        if (it->second.doc->FindFile(parts->filename) != nullptr) {
+        const doc::ProjectDoc& doc = *it->second.doc;
+        if (doc.FindFile(parts->filename) != nullptr) {
           continue;
         }
+        deleted = std::find(doc.deleted_filenames.begin(), doc.deleted_filenames.end(),
+                            parts->filename) != doc.deleted_filenames.end();
       }
       if (!model::ParseDistFilename(parts->filename, parts->project).has_value()) {
         strays_.push_back(key);  // no upload or import stores such a name: not ours to delete
@@ -622,15 +638,25 @@ class Checker {
       const std::string age = HumanAge(options_.now_micros() - head->modified_micros);
       const std::string size_age = HumanBytes(head->size) + ", " +
                                    HumanAge(options_.now_micros() - head->modified_micros) + " old";
+      std::string found;
+      std::string meaning;
+      if (deleted) {
+        found = (metadata ? "the .metadata of a deleted file (" : "the bytes of a deleted file (") +
+                size_age + ")";
+        meaning =
+            "left by a delete that stopped after unlisting the file; never served, and its "
+            "filename can never be used again";
+      } else if (metadata) {
+        found = "a .metadata whose distribution no project document lists (" + size_age + ")";
+        meaning = "left by an upload that stopped before it was answered; never served";
+      } else {
+        found = "stored, but no project document lists it (" + size_age + ")";
+        meaning =
+            "an upload that stopped before it was answered (no client got a 200 for it): never "
+            "served, but it keeps its filename from being uploaded with other bytes";
+      }
       Add(metadata ? FsckProblemKind::kOrphanMetadata : FsckProblemKind::kOrphanFile, key,
-          parts->project,
-          (metadata ? "a .metadata whose distribution no project document lists ("
-                    : "stored, but no project document lists it (") +
-              size_age + ")",
-          metadata ? "left by an upload that stopped before it was answered; never served"
-                   : "an upload that stopped before it was answered (no client got a 200 for "
-                     "it): never served, but it keeps its filename from being uploaded with "
-                     "other bytes",
+          parts->project, std::move(found), std::move(meaning),
           "deletes it once it is " + OrphanAgeText() + " old (an upload in flight stores its " +
               "file just before listing it)",
           [this, project = parts->project, filename = parts->filename](FsckProblem& problem) {

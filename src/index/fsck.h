@@ -30,7 +30,7 @@ enum class FsckProblemKind {
   kMissingMetadata,        // a wheel listed with a metadata hash, but no .metadata stored
   kDamagedMetadata,        // .metadata stored with another sha256 than listed
   kUnlistedProject,        // a project document that the project list does not name
-  kListedWithoutDocument,  // a project list entry without a project document
+  kListedWithoutDocument,  // a project list entry without a project document, or of a deleted one
   kDisplayNameMismatch,    // the list spells the project otherwise than its document
   kOrphanFile,             // files/<project>/<filename> that no document lists
   kOrphanMetadata,         // the .metadata of a distribution that no document lists

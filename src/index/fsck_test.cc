@@ -48,7 +48,8 @@ std::string ErrorOf(const StatusOr<T>& result) {
 }
 
 // A store (memory, or another given one) with crashes and interleavings injected: failed
-// document writes, a failing Open, and hooks that run just before a delete or a document write.
+// document writes and deletes, a failing Open, and hooks that run just before a delete or a
+// document write.
 class HookedStorage final : public storage::StorageWrapper {
  public:
   explicit HookedStorage(std::unique_ptr<storage::Storage> target = storage::NewMemStorage())
@@ -56,6 +57,7 @@ class HookedStorage final : public storage::StorageWrapper {
 
   std::atomic<int> fail_project_doc_puts{0};
   std::atomic<int> fail_project_list_puts{0};
+  std::atomic<int> fail_deletes{0};
   std::atomic<bool> fail_opens{false};
   std::function<void(std::string_view key)> before_delete;
   std::function<void(std::string_view key)> before_doc_put;
@@ -82,6 +84,9 @@ class HookedStorage final : public storage::StorageWrapper {
     return target().PutIfMatch(key, data, expected_etag);
   }
   Status Delete(std::string_view key) override {
+    if (TakeFailure(fail_deletes)) {
+      return UnavailableError("injected failure deleting " + std::string(key));
+    }
     if (before_delete) {
       auto hook = std::exchange(before_delete, nullptr);  // once
       hook(key);
@@ -341,6 +346,79 @@ TEST_F(FsckTest, ListedProjectWithoutDocumentIsRemovedFromTheList) {
   doc::ProjectList list = StoredList();
   ASSERT_EQ(list.projects.size(), 1U);
   EXPECT_EQ(list.projects[0].name, "bar");
+  EXPECT_TRUE(Check().problems.empty());
+}
+
+// A deleted project keeps its document (no files, its deleted filenames) and is not in the
+// project list: nothing to report, and --repair must not list it again.
+TEST_F(FsckTest, DeletedProjectIsCleanAndNeverListedAgain) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload("bar-2.0-py3-none-any.whl", Wheel("bar", "2.0", Metadata("Bar", "2.0")), "bar", "2.0");
+  ASSERT_TRUE(index_->DeleteProject("foo").ok());
+  ASSERT_TRUE(Exists(doc_key_));
+
+  FsckReport report = Check();
+  EXPECT_TRUE(report.problems.empty()) << ::testing::PrintToString(Kinds(report));
+  EXPECT_EQ(report.projects, 2);
+  EXPECT_EQ(report.files, 1);
+  report = Check(true, 2);
+  EXPECT_TRUE(report.problems.empty()) << ::testing::PrintToString(Kinds(report));
+  doc::ProjectList list = StoredList();
+  ASSERT_EQ(list.projects.size(), 1U);
+  EXPECT_EQ(list.projects[0].name, "bar");
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+}
+
+// A delete that stopped after unlisting its files (here: the byte deletes failed) leaves
+// orphans, which --repair deletes once old enough; the filename stays refused.
+TEST_F(FsckTest, BytesOfAStoppedDeleteAreOrphans) {
+  const std::string wheel = FooWheel();
+  MustUpload(kWheelName, wheel);
+  MustUpload(kSdistName, Sdist("foo-1.0", Metadata("Foo", "1.0")));
+  storage_->fail_deletes = 2;
+  const Status deleted = index_->DeleteFile("foo", kWheelName);
+  ASSERT_EQ(deleted.code(), StatusCode::kUnavailable) << deleted;
+  ASSERT_TRUE(Exists(file_key_));
+  ASSERT_TRUE(Exists(metadata_key_));
+
+  FsckReport report = Check();
+  EXPECT_THAT(Kinds(report),
+              ElementsAre("orphan-file " + file_key_, "orphan-metadata " + metadata_key_));
+  EXPECT_THAT(report.problems[0].found, HasSubstr("the bytes of a deleted file"));
+  EXPECT_THAT(report.problems[1].found, HasSubstr("the .metadata of a deleted file"));
+  EXPECT_THAT(report.problems[0].meaning, HasSubstr("can never be used again"));
+
+  report = Check(true, 2);
+  ASSERT_EQ(report.problems.size(), 2U);
+  EXPECT_EQ(report.problems[0].outcome, "deleted");
+  EXPECT_EQ(report.problems[1].outcome, "deleted");
+  EXPECT_FALSE(Exists(file_key_));
+  EXPECT_FALSE(Exists(metadata_key_));
+  EXPECT_TRUE(Exists(*storage::FileKey("foo", kSdistName)));
+  EXPECT_TRUE(Check().problems.empty());
+  auto again = Upload(kWheelName, wheel);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Check().problems.empty());
+}
+
+// A project delete that stopped before updating the project list: the list names a project
+// that answers 404, and --repair removes the entry.
+TEST_F(FsckTest, ListedDeletedProjectIsRemovedFromTheList) {
+  MustUpload(kWheelName, FooWheel());
+  storage_->fail_project_list_puts = 1;
+  ASSERT_EQ(index_->DeleteProject("foo").code(), StatusCode::kUnavailable);
+  ASSERT_EQ(StoredList().projects.size(), 1U);
+
+  FsckReport report = Check();
+  EXPECT_THAT(Kinds(report), ElementsAre("listed-without-document " + storage::ProjectListKey()));
+  EXPECT_THAT(report.problems[0].found, HasSubstr("the project was deleted"));
+  EXPECT_EQ(report.problems[0].project, "foo");
+  report = Check(true);
+  ASSERT_EQ(report.problems.size(), 1U);
+  EXPECT_EQ(report.problems[0].repaired, FsckRepair::kRepaired);
+  EXPECT_EQ(report.problems[0].outcome, "project list updated");
+  EXPECT_TRUE(StoredList().projects.empty());
   EXPECT_TRUE(Check().problems.empty());
 }
 

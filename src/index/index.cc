@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -55,6 +56,10 @@ std::shared_ptr<const SealedBytes> SealedBytes::Create(std::string_view bytes) {
 }
 
 SealedBytes::~SealedBytes() { ::close(fd_); }
+
+bool IsDeletedProject(const doc::ProjectDoc& doc) {
+  return doc.files.empty() && doc.releases.empty();
+}
 
 namespace {
 
@@ -130,12 +135,16 @@ std::size_t DocBytes(const doc::ProjectDoc& doc) {
   return bytes;
 }
 
+// A deleted project's view keeps its document (its serial and etag keep the cache in order) but
+// no pages: it is never served (GetProject and PeekProject answer kNotFound).
 std::shared_ptr<const ProjectView> BuildProjectView(doc::ProjectDoc doc) {
   auto view = std::make_shared<ProjectView>();
-  view->simple_html = MakePage(render::SimpleProjectHtml(doc));
-  view->simple_json = MakePage(render::SimpleProjectJson(doc));
-  view->pypi_json = MakePage(render::PypiProjectJson(doc, ""));
-  view->human_html = MakePage(render::ProjectPageHtml(doc));
+  if (!IsDeletedProject(doc)) {
+    view->simple_html = MakePage(render::SimpleProjectHtml(doc));
+    view->simple_json = MakePage(render::SimpleProjectJson(doc));
+    view->pypi_json = MakePage(render::PypiProjectJson(doc, ""));
+    view->human_html = MakePage(render::ProjectPageHtml(doc));
+  }
   view->bytes = sizeof(ProjectView) + DocBytes(doc) + PageBytes(view->simple_html) +
                 PageBytes(view->simple_json) + PageBytes(view->pypi_json) +
                 PageBytes(view->human_html);
@@ -330,7 +339,7 @@ class IndexImpl final : public Index {
     const std::string& key = *doc_key;
     std::shared_ptr<const ProjectView> view;
     PYDEPOT_ASSIGN_OR_RETURN(view, Revalidate<ProjectView>(key, std::string(name)));
-    if (!view) {
+    if (!view || IsDeletedProject(view->doc)) {
       return NotFoundError("project '" + std::string(name) + "' not found");
     }
     return view;
@@ -343,7 +352,7 @@ class IndexImpl final : public Index {
     if (it == projects_.end() || !Fresh(it->second.checked)) {
       return std::nullopt;
     }
-    if (!it->second.view) {
+    if (!it->second.view || IsDeletedProject(it->second.view->doc)) {
       return NotFoundError("project '" + std::string(name) + "' not found");
     }
     it->second.last_used = ++use_counter_;
@@ -392,18 +401,21 @@ class IndexImpl final : public Index {
     const std::string project(project_name);
     PYDEPOT_RETURN_IF_ERROR(storage::ProjectDocKey(project));
     bool changed = false;
+    bool removed = false;
     PYDEPOT_RETURN_IF_ERROR(UpdateProjectList([&](doc::ProjectList& list) -> StatusOr<bool> {
       changed = false;
+      removed = false;
       // Read after the list, so an upload that creates the project meanwhile either shows here
       // or changes the list's etag and makes this attempt retry.
       PYDEPOT_ASSIGN_OR_RETURN(LoadedDoc loaded, LoadProjectDoc(project));
       auto it = FindListEntry(list, project);
       const bool listed = it != list.projects.end() && it->name == project;
-      if (!loaded.doc) {
+      if (!loaded.doc || IsDeletedProject(*loaded.doc)) {
         if (!listed) {
           return false;
         }
         list.projects.erase(it);
+        removed = true;
       } else if (!listed) {
         list.projects.insert(it, doc::ProjectListEntry{project, loaded.doc->display_name,
                                                        LatestUploadMicros(*loaded.doc)});
@@ -416,7 +428,58 @@ class IndexImpl final : public Index {
       changed = true;
       return true;
     }));
+    if (removed) {
+      PYDEPOT_RETURN_IF_ERROR(RelistIfRevived(project));
+    }
     return changed;
+  }
+
+  Status DeleteFile(std::string_view project, std::string_view filename_view) override {
+    const std::string filename(filename_view);
+    return DeleteEntries(
+        project, [&](doc::ProjectDoc& doc, std::vector<doc::FileEntry>& removed) -> Status {
+          RemoveFiles(
+              doc, [&](const doc::FileEntry& file) { return file.filename == filename; }, {},
+              removed);
+          if (removed.empty()) {
+            return NotFoundError("no file '" + filename.substr(0, 200) + "' in project '" +
+                                 doc.name + "'");
+          }
+          return OkStatus();
+        });
+  }
+
+  Status DeleteRelease(std::string_view project, std::string_view version) override {
+    const std::string key = model::Version::ParseLenient(version).ReleaseKey();
+    return DeleteEntries(
+        project, [&](doc::ProjectDoc& doc, std::vector<doc::FileEntry>& removed) -> Status {
+          // A release is its files, but a ReleaseInfo without any (no write leaves one) goes too.
+          const bool described = doc.releases.contains(key);
+          RemoveFiles(
+              doc, [&](const doc::FileEntry& file) { return file.release_key == key; }, {key},
+              removed);
+          if (removed.empty() && !described) {
+            return NotFoundError("no release " + std::string(version.substr(0, 100)) +
+                                 " of project '" + doc.name + "'");
+          }
+          return OkStatus();
+        });
+  }
+
+  Status DeleteProject(std::string_view project) override {
+    return DeleteEntries(
+        project, [&](doc::ProjectDoc& doc, std::vector<doc::FileEntry>& removed) -> Status {
+          std::set<std::string> releases;
+          for (const auto& [key, release] : doc.releases) {
+            releases.insert(key);
+          }
+          for (const auto& [key, reason] : doc.yanked) {
+            releases.insert(key);
+          }
+          RemoveFiles(
+              doc, [](const doc::FileEntry&) { return true; }, std::move(releases), removed);
+          return OkStatus();
+        });
   }
 
   storage::Storage& storage() override { return storage_; }
@@ -613,7 +676,7 @@ class IndexImpl final : public Index {
           }
           // The display name is the latest file's spelling; imports come in any order, and a
           // name guessed from a filename never replaces one read from metadata.
-          if (doc->display_name.empty() ||
+          if (doc->display_name.empty() || IsDeletedProject(*doc) ||
               (file.metadata_read &&
                (file.newest || entry.upload_time_micros >= LatestUploadMicros(*doc)))) {
             doc->display_name = file.display_name;
@@ -693,16 +756,23 @@ class IndexImpl final : public Index {
   }
 
   // Makes sure the project list names `doc`'s project (see TouchProjectList's only_if_missing).
+  // The cached list answers when it is fresh and names the project with an update time no
+  // earlier than `file`'s upload. The stored list drops a project only when it is deleted; for
+  // `file` to be listed after such a delete, it must have been uploaded after it, so after that
+  // entry was read and later than its time (unless clocks disagree or an import gave the file
+  // an old time; even then only within the TTL, and fsck --repair lists the project again).
+  // Otherwise the stored list is read.
   Status EnsureListed(const doc::ProjectDoc& doc, const doc::FileEntry& file) {
     {
       std::lock_guard lock(mu_);
-      if (root_.view) {
+      if (root_.view && Fresh(root_.checked)) {
         const auto& projects = root_.view->list.projects;
         auto it = std::lower_bound(
             projects.begin(), projects.end(), doc.name,
             [](const doc::ProjectListEntry& e, const std::string& n) { return e.name < n; });
-        if (it != projects.end() && it->name == doc.name) {
-          return OkStatus();  // the list never drops a project that still has a document
+        if (it != projects.end() && it->name == doc.name &&
+            it->updated_micros >= file.upload_time_micros) {
+          return OkStatus();
         }
       }
     }
@@ -916,6 +986,10 @@ class IndexImpl final : public Index {
 
   // Records an upload to `project` in the project list: adds the project, or updates its
   // display name and time. With `only_if_missing`, a project already listed is left alone.
+  // A project is added only while its document lists files: the upload's file may have been
+  // deleted with the project since it was listed, and the delete may have taken the project out
+  // of the list already. The document is read after the list, so a delete that lands meanwhile
+  // either shows here or changes the list's etag (this attempt then retries).
   Status TouchProjectList(const std::string& project, const std::string& display_name,
                           std::int64_t when, bool only_if_missing = false) {
     return UpdateProjectList([&](doc::ProjectList& list) -> StatusOr<bool> {
@@ -927,6 +1001,10 @@ class IndexImpl final : public Index {
         it->display_name = display_name;
         it->updated_micros = std::max(it->updated_micros, when);
       } else {
+        PYDEPOT_ASSIGN_OR_RETURN(LoadedDoc loaded, LoadProjectDoc(project));
+        if (!loaded.doc || IsDeletedProject(*loaded.doc)) {
+          return false;
+        }
         list.projects.insert(it, doc::ProjectListEntry{project, display_name, when});
       }
       list.serial++;
@@ -1054,6 +1132,147 @@ class IndexImpl final : public Index {
       return NotFoundError("no release " + std::string(version) + " of project '" + project + "'");
     }
     return OkStatus();
+  }
+
+  // What a delete does to a project document that is not deleted: moves the entries to delete
+  // into `removed` (RemoveFiles), or answers kNotFound when they are not there.
+  using RemoveFn = std::function<Status(doc::ProjectDoc&, std::vector<doc::FileEntry>&)>;
+
+  // The write shared by the deletes (docs/consistency.md, "Deleting"). `remove` runs against the
+  // document as stored, by compare-and-swap, again on every retry; then a project left without
+  // files leaves the project list; only then are the removed files' bytes and .metadata deleted.
+  // A crash or failure after the document update leaves the files unlisted and their filenames
+  // refused forever; what remains in the store is orphans for fsck --repair, never a listed file
+  // without bytes.
+  Status DeleteEntries(std::string_view project_name, const RemoveFn& remove) {
+    const std::string project = model::NormalizeProjectName(project_name);
+    const Status no_project = NotFoundError("no project '" + project.substr(0, 100) + "'");
+    if (!storage::ProjectDocKey(project).has_value()) {
+      return no_project;
+    }
+    std::vector<doc::FileEntry> removed;
+    Status refused;
+    bool deleted = false;  // the project is left without files (or was deleted before)
+    PYDEPOT_RETURN_IF_ERROR(
+        UpdateProjectDoc(project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+          removed.clear();
+          refused = OkStatus();
+          deleted = false;
+          if (!doc) {
+            refused = no_project;
+            return false;
+          }
+          if (IsDeletedProject(*doc)) {
+            deleted = true;
+            refused = NotFoundError("no project '" + project + "' (it was deleted)");
+            return false;
+          }
+          refused = remove(*doc, removed);
+          if (!refused.ok()) {
+            return false;
+          }
+          deleted = IsDeletedProject(*doc);
+          doc->serial++;
+          return true;
+        }));
+    // A deleted project leaves the project list, also when it was deleted before: repeating a
+    // delete whose list update failed finishes it.
+    Status unlisted = deleted ? Unlist(project) : OkStatus();
+    Status bytes = DeleteStoredFiles(project, removed);
+    if (!unlisted.ok()) {
+      return unlisted;
+    }
+    return refused.ok() ? bytes : refused;
+  }
+
+  // Moves the files `selects` picks from doc.files to `removed`, records their filenames as
+  // deleted, and drops the ReleaseInfo and yank mark of every release left without a file among
+  // the removed files' releases and `releases`.
+  static void RemoveFiles(doc::ProjectDoc& doc,
+                          const std::function<bool(const doc::FileEntry&)>& selects,
+                          std::set<std::string> releases, std::vector<doc::FileEntry>& removed) {
+    std::vector<doc::FileEntry> kept;
+    kept.reserve(doc.files.size());
+    for (doc::FileEntry& file : doc.files) {
+      if (!selects(file)) {
+        kept.push_back(std::move(file));
+        continue;
+      }
+      releases.insert(file.release_key);
+      if (std::find(doc.deleted_filenames.begin(), doc.deleted_filenames.end(), file.filename) ==
+          doc.deleted_filenames.end()) {
+        doc.deleted_filenames.push_back(file.filename);
+      }
+      removed.push_back(std::move(file));
+    }
+    doc.files = std::move(kept);
+    for (const std::string& key : releases) {
+      const bool has_files =
+          std::any_of(doc.files.begin(), doc.files.end(),
+                      [&](const doc::FileEntry& f) { return f.release_key == key; });
+      if (!has_files) {
+        doc.releases.erase(key);
+        doc.yanked.erase(key);
+      }
+    }
+  }
+
+  // Takes a deleted project out of the project list. The document is read after the list on
+  // every attempt (as SyncProjectListEntry does), and once more afterwards (RelistIfRevived).
+  Status Unlist(const std::string& project) {
+    bool removed = false;
+    PYDEPOT_RETURN_IF_ERROR(UpdateProjectList([&](doc::ProjectList& list) -> StatusOr<bool> {
+      removed = false;
+      auto it = FindListEntry(list, project);
+      if (it == list.projects.end() || it->name != project) {
+        return false;
+      }
+      PYDEPOT_ASSIGN_OR_RETURN(LoadedDoc loaded, LoadProjectDoc(project));
+      if (loaded.doc && !IsDeletedProject(*loaded.doc)) {
+        return false;  // an upload brought it back meanwhile
+      }
+      list.projects.erase(it);
+      list.serial++;
+      removed = true;
+      return true;
+    }));
+    return removed ? RelistIfRevived(project) : OkStatus();
+  }
+
+  // Called after `project` was taken out of the project list. An upload that listed a file in
+  // its document after this instance read the document, but read the list before this instance
+  // wrote it, found the project still listed and may have left the list alone. Its file is in
+  // the document by now, so this read finds it and lists the project again; an upload that
+  // lists its file later reads the list later too, finds the project missing and adds it.
+  Status RelistIfRevived(const std::string& project) {
+    PYDEPOT_ASSIGN_OR_RETURN(LoadedDoc loaded, LoadProjectDoc(project));
+    if (!loaded.doc || IsDeletedProject(*loaded.doc)) {
+      return OkStatus();
+    }
+    CacheProject(*loaded.doc, loaded.etag);  // the project is back: serve it so at once
+    return TouchProjectList(project, loaded.doc->display_name, LatestUploadMicros(*loaded.doc),
+                            true);
+  }
+
+  // Deletes the stored bytes and .metadata of `files`, which no document lists any more (an
+  // absent object is fine). Tries every one and returns the first failure.
+  Status DeleteStoredFiles(const std::string& project, const std::vector<doc::FileEntry>& files) {
+    Status first;
+    for (const doc::FileEntry& file : files) {
+      for (const auto& key : {storage::FileKey(project, file.filename),
+                              storage::MetadataKey(project, file.filename)}) {
+        if (!key.has_value()) {
+          continue;  // cannot be stored under such a name
+        }
+        const Status deleted = storage_.Delete(*key);
+        if (!deleted.ok() && deleted.code() != StatusCode::kNotFound && first.ok()) {
+          first = UnavailableError(
+              "'" + file.filename + "' is deleted from the index, but removing " + *key +
+              " failed (" + deleted.message() + "); pydepot fsck --repair removes what is left");
+        }
+      }
+    }
+    return first;
   }
 
   storage::Storage& storage_;

@@ -1,7 +1,7 @@
 // The live index: projects, releases and files as stored documents, kept in memory as ready pages
-// with their ETags, refreshed when the store changes; and the write paths (upload, yank) that
-// keep the documents consistent with many instances on one store (create-only file writes,
-// compare-and-swap document updates with retry). Thread-safe.
+// with their ETags, refreshed when the store changes; and the write paths (upload, import, yank,
+// delete) that keep the documents consistent with many instances on one store (create-only file
+// writes, compare-and-swap document updates with retry). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -74,6 +74,11 @@ struct RootView {
   Page simple_json;
   Page human_html;
 };
+
+// True for the document of a deleted project: it lists no files and no releases, only its
+// deleted filenames (and its name). Such a project is served as no project at all (404) and is
+// not in the project list; an upload of a new filename brings it back.
+bool IsDeletedProject(const doc::ProjectDoc& doc);
 
 struct IndexOptions {
   // How long a cached document is trusted before it is revalidated against the store (a HEAD;
@@ -181,13 +186,31 @@ class Index {
                       std::string_view reason) = 0;
   virtual Status Unyank(std::string_view project, std::string_view version) = 0;
 
+  // Deleting (docs/web-ui.md). Each removes entries from the project document by
+  // compare-and-swap, adds their filenames to deleted_filenames (so they can never be uploaded
+  // or imported again), and only then deletes the stored files and their .metadata files (a
+  // crash in between leaves orphans that fsck --repair removes, never a listed file without
+  // bytes). A release's ReleaseInfo and yank mark go with its last file. `project` is a
+  // normalized name; `version` is matched by release key (1.0.0 finds 1.0).
+  //   DeleteFile     one file; kNotFound when the project or file does not exist.
+  //   DeleteRelease  every file of the release; kNotFound when there is no such release.
+  //   DeleteProject  every file; the project leaves the project list, and its pages answer
+  //                  404 as for a project never uploaded. The document stays with its
+  //                  deleted_filenames, so the name can be used again but not the filenames.
+  //                  kNotFound when the project does not exist (or was already deleted).
+  // kUnavailable when the store fails or stays contended.
+  virtual Status DeleteFile(std::string_view project, std::string_view filename) = 0;
+  virtual Status DeleteRelease(std::string_view project, std::string_view version) = 0;
+  virtual Status DeleteProject(std::string_view project) = 0;
+
   // Brings the project list entry of `project` (a normalized name) in line with its project
   // document, for `pydepot fsck --repair`: adds a missing entry (dated by the latest upload),
   // sets a display name that differs to the document's, and removes the entry of a project that
-  // has no document. By compare-and-swap, as uploads update the list, re-reading the document
-  // on every attempt. Returns true when the list changed. kInvalidArgument when `project` is not
-  // a normalized name or its document cannot be decoded (the list is then left alone);
-  // kUnavailable when the store fails or stays contended.
+  // has no document or was deleted (IsDeletedProject). By compare-and-swap, as uploads update
+  // the list, re-reading the document on every attempt (and once more after removing an entry,
+  // putting it back if an upload listed a file meanwhile). Returns true when the list changed.
+  // kInvalidArgument when `project` is not a normalized name or its document cannot be decoded (the
+  // list is then left alone); kUnavailable when the store fails or stays contended.
   virtual StatusOr<bool> SyncProjectListEntry(std::string_view project) = 0;
 
   virtual storage::Storage& storage() = 0;

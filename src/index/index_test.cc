@@ -25,7 +25,9 @@
 namespace pydepot::index {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::MakeForm;
 using testing::Metadata;
 using testing::ReservedPhraseIn;
@@ -33,6 +35,7 @@ using testing::Sdist;
 using ::testing::StartsWith;
 using testing::TakeFailure;
 using testing::TempDir;
+using ::testing::UnorderedElementsAre;
 using testing::Wheel;
 
 constexpr std::int64_t kNow = 1700000000123456;
@@ -45,15 +48,19 @@ std::string ErrorOf(const StatusOr<T>& result) {
   return result.has_value() ? std::string("(ok)") : result.error().ToString();
 }
 
-// A memory store whose compare-and-swap writes of project documents or of the project list can
-// be made to fail a given number of times (a crash or an outage between the steps of an upload).
+// A memory store whose compare-and-swap writes of project documents or of the project list, and
+// whose deletes, can be made to fail a given number of times (a crash or an outage between the
+// steps of an upload or a delete), with a hook that runs once just before the next write of the
+// project list (another instance's write landing in between).
 class FaultInjectionStorage final : public storage::StorageWrapper {
  public:
   FaultInjectionStorage() : StorageWrapper(storage::NewMemStorage()) {}
 
   std::atomic<int> fail_project_doc_puts{0};
   std::atomic<int> fail_project_list_puts{0};
-  std::atomic<int> heads{0};  // Head calls so far
+  std::atomic<int> fail_deletes{0};
+  std::atomic<int> heads{0};              // Head calls so far
+  std::function<void()> before_list_put;  // set only while no other thread uses the store
 
   std::string Describe() const override { return "faulty " + target().Describe(); }
   StatusOr<storage::ObjectInfo> Head(std::string_view key) override {
@@ -68,7 +75,17 @@ class FaultInjectionStorage final : public storage::StorageWrapper {
         (list && TakeFailure(fail_project_list_puts))) {
       return UnavailableError("injected failure writing " + std::string(key));
     }
+    if (list && before_list_put) {
+      auto hook = std::exchange(before_list_put, nullptr);  // once
+      hook();
+    }
     return target().PutIfMatch(key, data, expected_etag);
+  }
+  Status Delete(std::string_view key) override {
+    if (TakeFailure(fail_deletes)) {
+      return UnavailableError("injected failure deleting " + std::string(key));
+    }
+    return target().Delete(key);
   }
 };
 
@@ -826,6 +843,591 @@ TEST(SealedBytesTest, HoldsTheBytesReadOnly) {
   // Sealed: neither this process nor anyone holding the descriptor can change it.
   EXPECT_LT(::pwrite(sealed->fd(), "X", 1, 0), 0);
   EXPECT_NE(::ftruncate(sealed->fd(), 1), 0);
+}
+
+}  // namespace
+}  // namespace pydepot::index
+
+namespace pydepot::index {
+namespace {
+
+// --- Deleting ---------------------------------------------------------------------------------
+
+constexpr char kWheel2Name[] = "foo-2.0-py3-none-any.whl";
+
+class DeleteTest : public IndexTest {
+ protected:
+  void MustUpload(const std::string& filename, const std::string& bytes, Index* index = nullptr) {
+    auto outcome = Upload(filename, bytes, index);
+    ASSERT_TRUE(outcome.has_value()) << filename << ": " << ErrorOf(outcome);
+  }
+
+  bool Stored(const StatusOr<std::string>& key) {
+    return key.has_value() && storage_->Head(*key).has_value();
+  }
+  bool FileStored(std::string_view filename, std::string_view project = "foo") {
+    return Stored(storage::FileKey(project, filename));
+  }
+  bool MetadataStored(std::string_view filename, std::string_view project = "foo") {
+    return Stored(storage::MetadataKey(project, filename));
+  }
+
+  // The names in the project list as stored.
+  std::vector<std::string> ListedProjects() {
+    auto object = storage_->Get(storage::ProjectListKey());
+    if (!object.has_value()) {
+      EXPECT_EQ(object.error().code(), StatusCode::kNotFound);
+      return {};
+    }
+    auto list = doc::DecodeProjectList(object->data);
+    EXPECT_TRUE(list.has_value());
+    return list.has_value() ? Names(*list) : std::vector<std::string>{};
+  }
+  static std::vector<std::string> Names(const doc::ProjectList& list) {
+    std::vector<std::string> names;
+    for (const doc::ProjectListEntry& entry : list.projects) {
+      names.push_back(entry.name);
+    }
+    return names;
+  }
+  std::vector<std::string> RootNames(Index& index) {
+    auto root = index.GetRoot();
+    EXPECT_TRUE(root.has_value()) << ErrorOf(root);
+    return root.has_value() ? Names((*root)->list) : std::vector<std::string>{};
+  }
+  static std::vector<std::string> Filenames(const doc::ProjectDoc& doc) {
+    std::vector<std::string> names;
+    for (const doc::FileEntry& file : doc.files) {
+      names.push_back(file.filename);
+    }
+    return names;
+  }
+
+  // What a delete must keep true whatever failed or ran beside it: every listed file is stored
+  // (with its .metadata when it has one) and is not a deleted filename; release metadata and
+  // yanks belong to releases with files; the project is listed exactly when it has files.
+  void ExpectConsistent(std::string_view project = "foo") {
+    const doc::ProjectDoc doc = StoredDoc(project);
+    for (const doc::FileEntry& file : doc.files) {
+      EXPECT_TRUE(FileStored(file.filename, project)) << file.filename << " listed without bytes";
+      if (!file.metadata_sha256.empty()) {
+        EXPECT_TRUE(MetadataStored(file.filename, project)) << file.filename;
+      }
+      EXPECT_EQ(
+          std::count(doc.deleted_filenames.begin(), doc.deleted_filenames.end(), file.filename), 0)
+          << file.filename << " listed and deleted";
+    }
+    auto has_files = [&](const std::string& key) {
+      return std::any_of(doc.files.begin(), doc.files.end(),
+                         [&](const doc::FileEntry& file) { return file.release_key == key; });
+    };
+    for (const auto& [key, release] : doc.releases) {
+      EXPECT_TRUE(has_files(key)) << "release " << key << " without files";
+    }
+    for (const auto& [key, reason] : doc.yanked) {
+      EXPECT_TRUE(has_files(key)) << "yank of " << key << " without files";
+    }
+    const std::vector<std::string> listed = ListedProjects();
+    EXPECT_EQ(std::count(listed.begin(), listed.end(), std::string(project)),
+              doc.files.empty() ? 0 : 1)
+        << project << " has " << doc.files.size() << " files";
+  }
+};
+
+TEST_F(DeleteTest, DeleteFileRemovesOnlyThatFile) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload(kSdistName, FooSdist());
+  MustUpload(kWheel2Name, FooWheel("2.0"));
+  ASSERT_EQ(Project()->doc.files.size(), 3U);  // cached before the delete
+
+  ASSERT_TRUE(index_->DeleteFile("foo", kWheelName).ok());
+  const doc::ProjectDoc doc = StoredDoc();
+  EXPECT_EQ(doc.serial, 4);
+  EXPECT_THAT(Filenames(doc), ElementsAre(kSdistName, kWheel2Name));
+  EXPECT_THAT(doc.deleted_filenames, ElementsAre(kWheelName));
+  EXPECT_EQ(doc.releases.count("1"), 1U) << "the sdist is left in release 1.0";
+  EXPECT_FALSE(FileStored(kWheelName));
+  EXPECT_FALSE(MetadataStored(kWheelName));
+  EXPECT_TRUE(FileStored(kSdistName));
+  EXPECT_TRUE(FileStored(kWheel2Name));
+  EXPECT_TRUE(MetadataStored(kWheel2Name));
+
+  // This instance serves the change at once, whatever its TTL.
+  auto view = Project();
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->doc.serial, 4);
+  EXPECT_THAT(view->simple_html.body, ::testing::Not(HasSubstr(kWheelName)));
+  EXPECT_THAT(view->simple_html.body, HasSubstr(kSdistName));
+  EXPECT_THAT(ListedProjects(), ElementsAre("foo"));
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, DeleteFileOfUnknownFileOrProjectIsNotFound) {
+  MustUpload(kWheelName, FooWheel());
+  EXPECT_EQ(index_->DeleteFile("foo", "foo-9.0-py3-none-any.whl").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteFile("foo", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteFile("bar", kWheelName).code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteFile("../etc", kWheelName).code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteFile("", kWheelName).code(), StatusCode::kNotFound);
+  EXPECT_EQ(StoredDoc().serial, 1) << "nothing changed";
+  EXPECT_FALSE(storage_->Head(*storage::ProjectDocKey("bar")).has_value());
+
+  ASSERT_TRUE(index_->DeleteFile("Foo", kWheelName).ok());
+  const Status again = index_->DeleteFile("foo", kWheelName);
+  EXPECT_EQ(again.code(), StatusCode::kNotFound) << again;
+}
+
+TEST_F(DeleteTest, LastFileOfAReleaseTakesItsMetadataAndYank) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload(kSdistName, FooSdist());
+  MustUpload(kWheel2Name, FooWheel("2.0"));
+  ASSERT_TRUE(index_->Yank("foo", "1.0", "broken").ok());
+  ASSERT_TRUE(index_->Yank("foo", "2.0", "old").ok());
+
+  ASSERT_TRUE(index_->DeleteFile("foo", kWheelName).ok());
+  doc::ProjectDoc doc = StoredDoc();
+  EXPECT_EQ(doc.releases.count("1"), 1U);
+  EXPECT_EQ(doc.yanked.count("1"), 1U) << "the sdist is still yanked";
+
+  ASSERT_TRUE(index_->DeleteFile("foo", kSdistName).ok());
+  doc = StoredDoc();
+  EXPECT_EQ(doc.releases.count("1"), 0U);
+  EXPECT_EQ(doc.yanked.count("1"), 0U);
+  EXPECT_EQ(doc.releases.count("2"), 1U);
+  EXPECT_EQ(doc.yanked.at("2"), "old");
+  EXPECT_THAT(doc.deleted_filenames, ElementsAre(kWheelName, kSdistName));
+  EXPECT_EQ(Project()->doc.releases.size(), 1U);
+  // The release is gone: yanking or deleting it finds nothing.
+  EXPECT_EQ(index_->Yank("foo", "1.0", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteRelease("foo", "1.0").code(), StatusCode::kNotFound);
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, DeleteReleaseByReleaseKey) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload(kSdistName, FooSdist());
+  MustUpload(kWheel2Name, FooWheel("2.0"));
+  ASSERT_TRUE(index_->Yank("foo", "1.0", "broken").ok());
+
+  ASSERT_TRUE(index_->DeleteRelease("foo", "1.0.0").ok());
+  const doc::ProjectDoc doc = StoredDoc();
+  EXPECT_THAT(Filenames(doc), ElementsAre(kWheel2Name));
+  EXPECT_THAT(doc.deleted_filenames, UnorderedElementsAre(kWheelName, kSdistName));
+  EXPECT_EQ(doc.releases.size(), 1U);
+  EXPECT_EQ(doc.releases.count("2"), 1U);
+  EXPECT_THAT(doc.yanked, IsEmpty());
+  EXPECT_EQ(doc.serial, 5);
+  EXPECT_FALSE(FileStored(kWheelName));
+  EXPECT_FALSE(MetadataStored(kWheelName));
+  EXPECT_FALSE(FileStored(kSdistName));
+  EXPECT_TRUE(FileStored(kWheel2Name));
+  EXPECT_THAT(Filenames(Project()->doc), ElementsAre(kWheel2Name));
+
+  EXPECT_EQ(index_->DeleteRelease("foo", "1.0").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteRelease("foo", "3.0").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteRelease("bar", "2.0").code(), StatusCode::kNotFound);
+  EXPECT_EQ(StoredDoc().serial, 5);
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, DeletedFilenamesAreRefusedOnUploadAndImport) {
+  const std::string wheel = FooWheel();
+  MustUpload(kWheelName, wheel);
+  MustUpload(kSdistName, FooSdist());
+  MustUpload(kWheel2Name, FooWheel("2.0"));
+  ASSERT_TRUE(index_->DeleteRelease("foo", "1.0").ok());
+
+  for (const auto& [filename, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {kWheelName, wheel}, {kWheelName, FooWheel("1.0", "other")}, {kSdistName, FooSdist()}}) {
+    auto upload = Upload(filename, bytes);
+    ASSERT_FALSE(upload.has_value()) << filename;
+    EXPECT_EQ(upload.error().code(), StatusCode::kFailedPrecondition) << upload.error();
+    EXPECT_THAT(upload.error().message(),
+                StartsWith("This filename was previously used by a file that has since been "
+                           "deleted."));
+    EXPECT_EQ(ReservedPhraseIn(upload.error().message()), "");
+  }
+  auto imported = index_->Import(dir_.Write(wheel), kWheelName, "", 0, "importer");
+  ASSERT_FALSE(imported.has_value());
+  EXPECT_EQ(imported.error().code(), StatusCode::kFailedPrecondition) << imported.error();
+  auto imported_sdist = index_->Import(dir_.Write(FooSdist()), kSdistName, "foo", 0, "importer");
+  ASSERT_FALSE(imported_sdist.has_value());
+  EXPECT_EQ(imported_sdist.error().code(), StatusCode::kFailedPrecondition);
+
+  // Refused before anything was stored.
+  EXPECT_FALSE(FileStored(kWheelName));
+  EXPECT_FALSE(FileStored(kSdistName));
+  EXPECT_THAT(Filenames(StoredDoc()), ElementsAre(kWheel2Name));
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, DeletedProjectIsNotFoundEverywhere) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload(kSdistName, FooSdist());
+  MustUpload(kWheel2Name, FooWheel("2.0"));
+  ASSERT_TRUE(index_->Yank("foo", "2.0", "old").ok());
+  ASSERT_TRUE(index_
+                  ->Upload(MakeForm(dir_, "bar-1.0.tar.gz",
+                                    Sdist("bar-1.0", Metadata("Bar", "1.0")), "bar", "1.0"),
+                           "alice")
+                  .has_value());
+  // Another instance that revalidates on every request, with the project cached.
+  auto other = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  ASSERT_TRUE(other->GetProject("foo").has_value());
+  ASSERT_THAT(RootNames(*other), ElementsAre("bar", "foo"));
+
+  ASSERT_TRUE(index_->DeleteProject("foo").ok());
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  auto peeked = index_->PeekProject("foo");
+  ASSERT_TRUE(peeked.has_value()) << "answered from memory";
+  ASSERT_FALSE(peeked->has_value());
+  EXPECT_EQ(peeked->error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(RootNames(*index_), ElementsAre("bar"));
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  EXPECT_THAT((*root)->simple_html.body, ::testing::Not(HasSubstr("foo")));
+  EXPECT_THAT(ListedProjects(), ElementsAre("bar"));
+
+  EXPECT_EQ(other->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(RootNames(*other), ElementsAre("bar"));
+
+  // The document stays, with every filename refused from now on; the bytes are gone.
+  const doc::ProjectDoc doc = StoredDoc();
+  EXPECT_THAT(doc.files, IsEmpty());
+  EXPECT_THAT(doc.releases, IsEmpty());
+  EXPECT_THAT(doc.yanked, IsEmpty());
+  EXPECT_THAT(doc.deleted_filenames, UnorderedElementsAre(kWheelName, kSdistName, kWheel2Name));
+  EXPECT_TRUE(IsDeletedProject(doc));
+  for (const char* filename : {kWheelName, kSdistName, kWheel2Name}) {
+    EXPECT_FALSE(FileStored(filename)) << filename;
+    EXPECT_FALSE(MetadataStored(filename)) << filename;
+  }
+
+  // After a restart, read from the store.
+  auto fresh = Index::Create(*storage_, TestOptions());
+  EXPECT_EQ(fresh->GetProject("foo").error().code(), StatusCode::kNotFound);
+  auto fresh_peek = fresh->PeekProject("foo");
+  ASSERT_TRUE(fresh_peek.has_value());
+  EXPECT_FALSE(fresh_peek->has_value());
+  EXPECT_THAT(RootNames(*fresh), ElementsAre("bar"));
+  EXPECT_TRUE(fresh->GetProject("bar").has_value());
+
+  // Nothing is left to delete or yank.
+  EXPECT_EQ(index_->DeleteProject("foo").code(), StatusCode::kNotFound);
+  EXPECT_EQ(fresh->DeleteProject("foo").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteRelease("foo", "2.0").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteFile("foo", kWheel2Name).code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->Yank("foo", "2.0", "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteProject("nope").code(), StatusCode::kNotFound);
+  EXPECT_EQ(index_->DeleteProject("").code(), StatusCode::kNotFound);
+  EXPECT_EQ(StoredDoc().serial, doc.serial);
+  ExpectConsistent("foo");
+  ExpectConsistent("bar");
+}
+
+TEST_F(DeleteTest, DeletingTheLastFileDeletesTheProject) {
+  MustUpload(kWheelName, FooWheel());
+  ASSERT_TRUE(index_->DeleteFile("foo", kWheelName).ok());
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(RootNames(*index_), IsEmpty());
+  EXPECT_THAT(ListedProjects(), IsEmpty());
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, DeletedProjectsNameTakesNewFilenames) {
+  MustUpload(kWheelName, FooWheel());
+  ASSERT_TRUE(index_->DeleteProject("foo").ok());
+
+  auto again = Upload(kWheel2Name, FooWheel("2.0", "", "FOO"));
+  ASSERT_TRUE(again.has_value()) << ErrorOf(again);
+  EXPECT_TRUE(again->created);
+  auto view = Project();
+  ASSERT_NE(view, nullptr);
+  EXPECT_THAT(Filenames(view->doc), ElementsAre(kWheel2Name));
+  EXPECT_EQ(view->doc.display_name, "FOO");
+  EXPECT_THAT(view->doc.deleted_filenames, ElementsAre(kWheelName));
+  EXPECT_EQ(view->doc.releases.size(), 1U);
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  ASSERT_EQ((*root)->list.projects.size(), 1U);
+  EXPECT_EQ((*root)->list.projects[0].display_name, "FOO");
+  EXPECT_THAT(ListedProjects(), ElementsAre("foo"));
+
+  // An import of a new filename works too; the deleted one stays refused.
+  auto imported = index_->Import(dir_.Write(FooSdist("3.0")), "foo-3.0.tar.gz", "", 0, "importer");
+  ASSERT_TRUE(imported.has_value()) << ErrorOf(imported);
+  EXPECT_TRUE(imported->created);
+  EXPECT_EQ(Upload(kWheelName, FooWheel()).error().code(), StatusCode::kFailedPrecondition);
+
+  auto fresh = Index::Create(*storage_, TestOptions());
+  auto seen = Project(fresh.get());
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->doc.files.size(), 2U);
+  EXPECT_THAT(RootNames(*fresh), ElementsAre("foo"));
+  ExpectConsistent();
+}
+
+// --- Deleting: failures and races --------------------------------------------------------------
+
+TEST_F(DeleteTest, FailedDocumentUpdateDeletesNothing) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload(kWheel2Name, FooWheel("2.0"));
+  const std::vector<std::function<Status()>> deletes = {
+      [&] { return index_->DeleteFile("foo", kWheelName); },
+      [&] { return index_->DeleteRelease("foo", "1.0"); },
+      [&] { return index_->DeleteProject("foo"); },
+  };
+  for (const auto& remove : deletes) {
+    storage_->fail_project_doc_puts = 1;
+    const Status status = remove();
+    EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status;
+    EXPECT_THAT(status.message(), HasSubstr("injected failure"));
+    const doc::ProjectDoc doc = StoredDoc();
+    EXPECT_EQ(doc.files.size(), 2U);
+    EXPECT_THAT(doc.deleted_filenames, IsEmpty());
+    EXPECT_TRUE(FileStored(kWheelName));
+    EXPECT_TRUE(MetadataStored(kWheelName));
+    EXPECT_EQ(Project()->doc.files.size(), 2U);
+    ExpectConsistent();
+  }
+  // Retried, each goes through.
+  ASSERT_TRUE(index_->DeleteFile("foo", kWheelName).ok());
+  ASSERT_TRUE(index_->DeleteProject("foo").ok());
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, FailedByteDeletesLeaveOrphansNeverAListedFileWithoutBytes) {
+  const std::string wheel = FooWheel();
+  MustUpload(kWheelName, wheel);
+  MustUpload(kSdistName, FooSdist());
+  storage_->fail_deletes = 1;  // the wheel's bytes stay; its .metadata goes
+  const Status status = index_->DeleteFile("foo", kWheelName);
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status;
+  EXPECT_THAT(status.message(), HasSubstr("fsck --repair"));
+  const doc::ProjectDoc doc = StoredDoc();
+  EXPECT_THAT(Filenames(doc), ElementsAre(kSdistName));
+  EXPECT_THAT(doc.deleted_filenames, ElementsAre(kWheelName));
+  EXPECT_TRUE(FileStored(kWheelName)) << "an orphan for fsck --repair";
+  EXPECT_FALSE(MetadataStored(kWheelName));
+  EXPECT_THAT(Filenames(Project()->doc), ElementsAre(kSdistName));
+  // The file is gone for every purpose: deleting it again finds nothing, and its bytes do not
+  // make its filename usable.
+  EXPECT_EQ(index_->DeleteFile("foo", kWheelName).code(), StatusCode::kNotFound);
+  EXPECT_EQ(Upload(kWheelName, wheel).error().code(), StatusCode::kFailedPrecondition);
+  ExpectConsistent();
+
+  // A whole project, every delete failing: the document is updated, the bytes stay as orphans.
+  storage_->fail_deletes = 1000;
+  const Status project = index_->DeleteProject("foo");
+  EXPECT_EQ(project.code(), StatusCode::kUnavailable) << project;
+  storage_->fail_deletes = 0;
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(FileStored(kSdistName));
+  EXPECT_THAT(ListedProjects(), IsEmpty());
+  ExpectConsistent();
+}
+
+TEST_F(DeleteTest, FailedListUpdateOfADeletedProjectConvergesOnRetry) {
+  MustUpload(kWheelName, FooWheel());
+  ASSERT_TRUE(index_
+                  ->Upload(MakeForm(dir_, "bar-1.0.tar.gz",
+                                    Sdist("bar-1.0", Metadata("Bar", "1.0")), "bar", "1.0"),
+                           "alice")
+                  .has_value());
+  storage_->fail_project_list_puts = 1;
+  const Status status = index_->DeleteProject("foo");
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status;
+  // The document update is done, and the bytes are deleted, but the list still names foo.
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(FileStored(kWheelName));
+  EXPECT_THAT(ListedProjects(), ElementsAre("bar", "foo"));
+
+  // Repeating the delete answers kNotFound (nothing left to delete) and finishes the list.
+  EXPECT_EQ(index_->DeleteProject("foo").code(), StatusCode::kNotFound);
+  EXPECT_THAT(ListedProjects(), ElementsAre("bar"));
+  EXPECT_THAT(RootNames(*index_), ElementsAre("bar"));
+  ExpectConsistent("foo");
+  ExpectConsistent("bar");
+}
+
+TEST_F(DeleteTest, SyncProjectListEntryTreatsADeletedProjectAsAbsent) {
+  MustUpload(kWheelName, FooWheel());
+  storage_->fail_project_list_puts = 1;
+  ASSERT_EQ(index_->DeleteProject("foo").code(), StatusCode::kUnavailable);
+  ASSERT_THAT(ListedProjects(), ElementsAre("foo"));
+  auto changed = index_->SyncProjectListEntry("foo");
+  ASSERT_TRUE(changed.has_value()) << ErrorOf(changed);
+  EXPECT_TRUE(*changed);
+  EXPECT_THAT(ListedProjects(), IsEmpty());
+  changed = index_->SyncProjectListEntry("foo");
+  ASSERT_TRUE(changed.has_value());
+  EXPECT_FALSE(*changed) << "a deleted project is never listed again";
+  EXPECT_THAT(ListedProjects(), IsEmpty());
+  ExpectConsistent();
+}
+
+// An upload through another instance lists its file after the delete read the document, and
+// reads the project list before the delete writes it: it finds the project listed and leaves the
+// list alone (same display name, no later time). The delete must notice and list it again.
+TEST_F(DeleteTest, UploadBetweenTheListReadAndWriteOfADeleteStaysListed) {
+  auto other = Index::Create(*storage_, TestOptions());
+  MustUpload(kWheelName, FooWheel());
+  storage_->before_list_put = [&] {
+    auto outcome = Upload(kWheel2Name, FooWheel("2.0"), other.get());
+    EXPECT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+  };
+  ASSERT_TRUE(index_->DeleteProject("foo").ok());
+  EXPECT_TRUE(storage_->before_list_put == nullptr) << "the hook ran";
+  EXPECT_THAT(Filenames(StoredDoc()), ElementsAre(kWheel2Name));
+  EXPECT_THAT(ListedProjects(), ElementsAre("foo"));
+  EXPECT_THAT(RootNames(*index_), ElementsAre("foo"));
+  auto view = Project();
+  ASSERT_NE(view, nullptr);
+  EXPECT_THAT(Filenames(view->doc), ElementsAre(kWheel2Name));
+  ExpectConsistent();
+}
+
+// An instance whose cached project list still names a project deleted elsewhere must not take
+// it for listed when a retried upload finds its file already in the recreated project.
+TEST_F(DeleteTest, RetryOnAnInstanceWithAStaleListListsARecreatedProject) {
+  std::atomic<std::int64_t> clock{kNow};
+  IndexOptions options = TestOptions(std::chrono::hours(1));
+  options.now_micros = [&clock] { return clock.fetch_add(1000); };
+  auto a = Index::Create(*storage_, options);
+  auto b = Index::Create(*storage_, options);
+  MustUpload(kWheelName, FooWheel(), a.get());
+  ASSERT_THAT(RootNames(*a), ElementsAre("foo"));
+
+  ASSERT_TRUE(b->DeleteProject("foo").ok());
+  const std::string wheel = FooWheel("2.0");
+  storage_->fail_project_list_puts = 1;
+  ASSERT_FALSE(Upload(kWheel2Name, wheel, b.get()).has_value());
+  ASSERT_THAT(ListedProjects(), IsEmpty());
+
+  auto retry = Upload(kWheel2Name, wheel, a.get());
+  ASSERT_TRUE(retry.has_value()) << ErrorOf(retry);
+  EXPECT_FALSE(retry->created);
+  EXPECT_THAT(ListedProjects(), ElementsAre("foo"));
+  ExpectConsistent();
+}
+
+// Uploads of new files and deletes of other files of one project, through two instances at
+// once: every upload is kept, exactly the deleted files go.
+TEST_F(DeleteTest, ConcurrentUploadsAndDeletesThroughTwoInstancesLoseNothingElse) {
+  constexpr int kUploads = 8;
+  auto a = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  auto b = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  std::vector<std::string> doomed;
+  for (int i = 0; i < 4; ++i) {
+    doomed.push_back("foo-0." + std::to_string(i) + "-py3-none-any.whl");
+    MustUpload(doomed.back(), FooWheel("0." + std::to_string(i)), a.get());
+  }
+  std::vector<doc::UploadForm> forms;
+  std::vector<std::string> kept;
+  for (int i = 0; i < kUploads; ++i) {
+    const std::string version = "1." + std::to_string(i);
+    kept.push_back("foo-" + version + "-py3-none-any.whl");
+    forms.push_back(Form(kept.back(), FooWheel(version), "foo", version));
+  }
+  std::latch start(kUploads + 1);
+  std::vector<Status> uploads(kUploads);
+  std::vector<Status> deletes;
+  std::vector<std::thread> threads;
+  threads.reserve(kUploads + 1);
+  for (int i = 0; i < kUploads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto outcome = (i % 2 == 0 ? a : b)->Upload(forms[i], "alice");
+      uploads[i] = outcome.has_value() ? OkStatus() : outcome.error();
+    });
+  }
+  threads.emplace_back([&] {
+    start.arrive_and_wait();
+    deletes.push_back(b->DeleteRelease("foo", "0.0"));
+    deletes.push_back(a->DeleteFile("foo", doomed[1]));
+    deletes.push_back(b->DeleteFile("foo", doomed[2]));
+    deletes.push_back(a->DeleteRelease("foo", "0.3"));
+  });
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (const Status& status : uploads) {
+    EXPECT_TRUE(status.ok()) << status;
+  }
+  for (const Status& status : deletes) {
+    EXPECT_TRUE(status.ok()) << status;
+  }
+  const doc::ProjectDoc doc = StoredDoc();
+  EXPECT_THAT(Filenames(doc), ::testing::UnorderedElementsAreArray(kept));
+  EXPECT_THAT(doc.deleted_filenames, ::testing::UnorderedElementsAreArray(doomed));
+  EXPECT_EQ(doc.serial, 4 + kUploads + 4);
+  for (const std::string& filename : doomed) {
+    EXPECT_FALSE(FileStored(filename)) << filename;
+  }
+  for (Index* index : {a.get(), b.get()}) {
+    auto view = Project(index);
+    ASSERT_NE(view, nullptr);
+    EXPECT_EQ(view->doc.serial, doc.serial);
+    EXPECT_THAT(RootNames(*index), ElementsAre("foo"));
+  }
+  ExpectConsistent();
+}
+
+// Uploads racing a delete of the whole project: each accepted upload is either listed (it came
+// after the delete) or deleted with the project (it came before), and the project is listed
+// exactly when files are left.
+TEST_F(DeleteTest, ConcurrentUploadsAndDeleteProjectStayConsistent) {
+  constexpr int kRounds = 4;
+  constexpr int kUploads = 6;
+  auto a = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  auto b = Index::Create(*storage_, TestOptions(std::chrono::milliseconds(0)));
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string project = "p" + std::to_string(round);
+    auto form = [&](const std::string& version) {
+      return MakeForm(dir_, project + "-" + version + "-py3-none-any.whl",
+                      Wheel(project, version, Metadata(project, version)), project, version);
+    };
+    ASSERT_TRUE(a->Upload(form("0.1"), "alice").has_value());
+    std::vector<doc::UploadForm> forms;
+    for (int i = 0; i < kUploads; ++i) {
+      forms.push_back(form("1." + std::to_string(i)));
+    }
+    std::latch start(kUploads + 1);
+    std::vector<Status> uploads(kUploads);
+    Status deleted;
+    std::vector<std::thread> threads;
+    threads.reserve(kUploads + 1);
+    for (int i = 0; i < kUploads; ++i) {
+      threads.emplace_back([&, i] {
+        start.arrive_and_wait();
+        auto outcome = (i % 2 == 0 ? a : b)->Upload(forms[i], "alice");
+        uploads[i] = outcome.has_value() ? OkStatus() : outcome.error();
+      });
+    }
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      deleted = (round % 2 == 0 ? a : b)->DeleteProject(project);
+    });
+    for (auto& thread : threads) {
+      thread.join();
+    }
+    EXPECT_TRUE(deleted.ok()) << deleted;
+    const doc::ProjectDoc doc = StoredDoc(project);
+    EXPECT_THAT(doc.deleted_filenames, ::testing::Contains(project + "-0.1-py3-none-any.whl"));
+    for (int i = 0; i < kUploads; ++i) {
+      EXPECT_TRUE(uploads[i].ok()) << uploads[i];
+      const std::string& filename = forms[i].content->filename;
+      const bool listed = doc.FindFile(filename) != nullptr;
+      const bool gone =
+          std::count(doc.deleted_filenames.begin(), doc.deleted_filenames.end(), filename) == 1;
+      EXPECT_NE(listed, gone) << filename;
+    }
+    for (Index* index : {a.get(), b.get()}) {
+      const bool served = index->GetProject(project).has_value();
+      EXPECT_EQ(served, !doc.files.empty()) << project;
+    }
+    ExpectConsistent(project);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Rendering the index as bytes: the simple API (PEP 503 HTML, PEP 691 JSON, api-version 1.1 with
-// PEP 700 fields, PEP 592 yanks, PEP 658/714 metadata), the PyPI JSON API, and the plain human
-// pages. Pure functions of their inputs: the index calls them once per change and caches the
-// result. Thread-safe.
+// PEP 700 fields, PEP 592 yanks, PEP 658/714 metadata), the PyPI JSON API, and (render/ui.h,
+// included here) the web UI pages. Pure functions of their inputs: the index calls them once per
+// change and caches the result. Thread-safe.
 //
 // URLs: a file is served at /files/<project>/<percent-encoded filename>. Simple pages link to
 // files relative to the page ("../../files/<project>/<file>#sha256=<hex>"), so the index works
@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "doc/project.h"
+#include "render/ui.h"  // IWYU pragma: export
 
 namespace pydepot::render {
 
@@ -57,10 +58,5 @@ std::string PypiProjectJson(const doc::ProjectDoc& doc, std::string_view origin)
 // kNotFound when there is no such release.
 StatusOr<std::string> PypiReleaseJson(const doc::ProjectDoc& doc, std::string_view version,
                                       std::string_view origin);
-
-// The human pages (plain; a later issue makes them good): the project list at /, and one
-// project's versions and files at /project/<project>/.
-std::string HomePageHtml(const doc::ProjectList& list);
-std::string ProjectPageHtml(const doc::ProjectDoc& doc);
 
 }  // namespace pydepot::render

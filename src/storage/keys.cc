@@ -116,6 +116,8 @@ std::string ProjectListKey() { return "index/projects.json"; }
 
 std::string UsersKey() { return "auth/users.json"; }
 
+std::string SessionKeyKey() { return "auth/session-key"; }
+
 std::string AllFilesPrefix() { return std::string(kFilesPrefix); }
 
 std::string ProjectDocsPrefix() { return std::string(kProjectDocsPrefix); }
@@ -167,7 +169,7 @@ KeyKind ClassifyKey(std::string_view key) {
   if (key == ProjectListKey()) {
     return KeyKind::kProjectList;
   }
-  if (key == UsersKey()) {
+  if (key == UsersKey() || key == SessionKeyKey()) {
     return KeyKind::kUsers;
   }
   if (ParseFileKey(key).has_value()) {

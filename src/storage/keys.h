@@ -5,7 +5,8 @@
 //   files/<project>/<filename>.metadata   a wheel's METADATA, byte for byte (PEP 658)
 //   index/projects/<project>.json         the project document
 //   index/projects.json                   the list of projects
-//   auth/users.json                       users, roles and password hashes
+//   auth/users.json                       users, roles, password hashes and API tokens
+//   auth/session-key                      the key that signs browser sessions (32 random bytes)
 //
 // <project> is always the PEP 503 normalized name. Pure functions: thread-safe.
 #pragma once
@@ -36,6 +37,8 @@ StatusOr<std::string> MetadataKey(std::string_view project, std::string_view fil
 StatusOr<std::string> ProjectDocKey(std::string_view project);
 std::string ProjectListKey();
 std::string UsersKey();
+// Created create-only by the first instance that needs it, then only read (src/auth).
+std::string SessionKeyKey();
 
 // Prefixes for Storage::List in maintenance commands (import, fsck, reindex).
 std::string AllFilesPrefix();     // "files/": files and metadata of every project
@@ -49,7 +52,7 @@ enum class KeyKind {
   kMetadata,     // MetadataKey
   kProjectDoc,   // ProjectDocKey
   kProjectList,  // ProjectListKey
-  kUsers,        // UsersKey
+  kUsers,        // UsersKey or SessionKeyKey: the auth objects
   kUnknown,      // none of the above: a stray object (fsck reports it)
 };
 KeyKind ClassifyKey(std::string_view key);
