@@ -29,7 +29,7 @@ build-asan: deps
 # ThreadSanitizer, -O1 with line tables only (-g1: reports keep file:line, the build is a third
 # faster): only the unit tests of the modules with threads (the hasher's helper threads, the
 # credential cache, racing store writes, concurrent uploads, the handlers).
-TSAN_TESTS = base_test auth_test storage_test index_test http_test
+TSAN_TESTS = base_test auth_test storage_test index_test http_test upstream_test ops_test
 build-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1' -DPYDEPOT_SANITIZE=thread >/dev/null

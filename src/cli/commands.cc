@@ -21,6 +21,8 @@
 #include "archive/dist_archive.h"
 #include "auth/auth.h"
 #include "base/hash.h"
+#include "cli/audit.h"
+#include "cli/config.h"
 #include "cli/delete.h"
 #include "cli/fsck.h"
 #include "cli/import.h"
@@ -30,7 +32,12 @@
 #include "model/filename.h"
 #include "model/metadata.h"
 #include "model/project_name.h"
+#include "ops/counting_storage.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
 #include "storage/storage.h"
+#include "upstream/proxy.h"
+#include "upstream/upstream.h"
 
 #include <CLI/CLI.hpp>
 
@@ -179,12 +186,25 @@ struct ServeFlags {
   std::vector<std::string> trusted_proxies;
   int max_auth_failures_per_address = 10;
   int max_auth_failures_per_user = 5;
+  // The upstream proxy (docs/upstream.md).
+  std::string upstream;
+  std::string upstream_user;
+  int upstream_ttl = 600;
+  // Operations (docs/operations.md).
+  std::string log_format = "text";
+  int access_log = -1;  // -1: on with --log-format json, off with text
+  std::string metrics_listen;
+  int shutdown_timeout = 30;
 };
 
 int Serve(const ServeFlags& flags) {
   // A client that goes away during a sendfile(2) download would raise SIGPIPE (sendfile has no
   // MSG_NOSIGNAL) and kill the server; the write's EPIPE error ends that connection instead.
   std::signal(SIGPIPE, SIG_IGN);
+  const bool json_log = flags.log_format == "json";
+  ops::ConfigureLog({.format = json_log ? ops::LogFormat::kJson : ops::LogFormat::kText,
+                     .access_log = flags.access_log < 0 ? json_log : flags.access_log == 1});
+  ops::Metrics::Global().SetVersion(kVersion);
   std::string listen = flags.listen;
   if (listen.empty()) {
     const char* port = std::getenv("PORT");
@@ -198,6 +218,8 @@ int Serve(const ServeFlags& flags) {
   if (!storage.has_value()) {
     return Fail("serve", storage.error());
   }
+  // Every store call is counted (pydepot_storage_calls_total, ..._errors_total).
+  *storage = ops::NewCountingStorage(std::move(*storage), ops::Metrics::Global());
   auto authenticator = auth::Authenticator::Create(**storage);
   if (!authenticator.has_value()) {
     return Fail("serve", authenticator.error());
@@ -237,7 +259,27 @@ int Serve(const ServeFlags& flags) {
   index_options.cache_bytes = static_cast<std::size_t>(std::max<std::int64_t>(flags.cache_mb, 1))
                               << 20;
   auto index = index::Index::Create(**storage, index_options);
+  std::unique_ptr<upstream::Client> upstream_client;
+  std::unique_ptr<upstream::Proxy> proxy;
+  if (!flags.upstream.empty()) {
+    upstream::ClientOptions client_options;
+    client_options.index_url = flags.upstream;
+    client_options.user = flags.upstream_user;
+    if (const char* password = std::getenv("PYDEPOT_UPSTREAM_PASSWORD")) {
+      client_options.password = password;
+    }
+    auto client = upstream::Client::Create(client_options);
+    if (!client.has_value()) {
+      return Fail("serve", client.error());
+    }
+    upstream_client = *std::move(client);
+    upstream::ProxyOptions proxy_options;
+    proxy_options.ttl = std::chrono::seconds(flags.upstream_ttl);
+    proxy_options.temp_dir = temp_dir;
+    proxy = upstream::Proxy::Create(**storage, *upstream_client, proxy_options);
+  }
   http::HandlerOptions handler_options;
+  handler_options.upstream = proxy.get();
   handler_options.public_read = flags.public_read;
   handler_options.max_upload_bytes = flags.max_upload_size;
   handler_options.temp_dir = temp_dir;
@@ -257,6 +299,15 @@ int Serve(const ServeFlags& flags) {
   server_options.max_connections = flags.max_connections;
   server_options.max_connections_per_address = flags.max_connections_per_address;
   server_options.trusted_proxies = flags.trusted_proxies;
+  server_options.shutdown_timeout = std::chrono::seconds(flags.shutdown_timeout);
+  if (!flags.metrics_listen.empty()) {
+    auto metrics_address = ParseListen(flags.metrics_listen);
+    if (!metrics_address.has_value()) {
+      return Fail("serve", InvalidArgumentError("--metrics-listen wants HOST:PORT"));
+    }
+    server_options.metrics_host = metrics_address->host;
+    server_options.metrics_port = metrics_address->port;
+  }
   auto server = http::Server::Create(server_options, handlers);
   if (!server.has_value()) {
     return Fail("serve", server.error());
@@ -266,6 +317,10 @@ int Serve(const ServeFlags& flags) {
   const std::string url = "http://" + host + ":" + std::to_string((*server)->port());
   std::cout << "listening on " << url << std::endl;
   std::cout << "storage: " << (*storage)->Describe() << std::endl;
+  if ((*server)->metrics_port() != 0) {
+    std::cout << "metrics on http://" << server_options.metrics_host << ":"
+              << (*server)->metrics_port() << "/metrics" << std::endl;
+  }
   if (!admin_password.empty()) {
     std::cout << "\nFirst start: created the user 'admin' with the password\n\n    "
               << admin_password
@@ -276,8 +331,11 @@ int Serve(const ServeFlags& flags) {
                  "  twine upload --repository-url "
               << url
               << "/legacy/ -u admin -p PASSWORD dist/*\n\n"
-                 "or put it in ~/.config/pip/pip.conf and ~/.pypirc (see README.md). Add users "
-                 "with: pydepot user add NAME --role upload --storage "
+                 "or put it in ~/.config/pip/pip.conf and ~/.pypirc (see README.md). In a "
+                 "browser, open "
+              << url
+              << "/ and log in as admin. Add users there (Users) or with: pydepot user add NAME "
+                 "--role upload --storage "
               << flags.storage << "\n"
               << std::endl;
   }
@@ -365,6 +423,7 @@ int UserCommand(const std::string& action, const UserFlags& flags) {
     if (!s.ok()) {
       return Fail("user remove", s);
     }
+    RecordCliAudit(*storage, "user-remove", name);
     std::cout << "removed user '" << name << "' and its API tokens\n";
     return 0;
   }
@@ -377,6 +436,7 @@ int UserCommand(const std::string& action, const UserFlags& flags) {
     if (!s.ok()) {
       return Fail("user role", s);
     }
+    RecordCliAudit(*storage, "user-role", name + " " + std::string(auth::RoleName(*role)));
     std::cout << "user '" << name << "' now has the role " << auth::RoleName(*role)
               << UploadLimit(flags.projects) << "\n";
     return 0;
@@ -402,6 +462,7 @@ int UserCommand(const std::string& action, const UserFlags& flags) {
     if (!s.ok()) {
       return Fail("user add", s);
     }
+    RecordCliAudit(*storage, "user-add", name);
     std::cout << "added user '" << name << "' with role " << auth::RoleName(*role)
               << UploadLimit(flags.projects) << "\n";
     return 0;
@@ -414,6 +475,7 @@ int UserCommand(const std::string& action, const UserFlags& flags) {
   if (!s.ok()) {
     return Fail("user passwd", s);
   }
+  RecordCliAudit(*storage, "user-password", name);
   std::cout << "changed the password of '" << name << "'\n";
   return 0;
 }
@@ -463,6 +525,7 @@ int TokenCreate(const TokenFlags& flags) {
     return Fail("token create", token.error());
   }
   // The token alone on stdout, so `TOKEN=$(pydepot token create ...)` works; the rest on stderr.
+  RecordCliAudit(*storage, "token-create", token->info.id + " (user " + token->info.user + ")");
   std::cout << token->secret << std::endl;
   const auth::TokenInfo& info = token->info;
   std::cerr << "created token " << info.id << " for user '" << info.user << "': scope "
@@ -527,6 +590,7 @@ int TokenRevoke(const TokenFlags& flags) {
   if (!s.ok()) {
     return Fail("token revoke", s);
   }
+  RecordCliAudit(*storage, "token-revoke", flags.id);
   std::cout << "revoked token " << flags.id << "\n";
   return 0;
 }
@@ -542,7 +606,44 @@ int YankCommand(bool yank, const std::string& storage_url, const std::string& pr
   if (!s.ok()) {
     return Fail(yank ? "yank" : "unyank", s);
   }
+  RecordCliAudit(**storage, yank ? "yank" : "unyank",
+                 model::NormalizeProjectName(project) + " " + version);
   std::cout << (yank ? "yanked " : "unyanked ") << project << " " << version << "\n";
+  return 0;
+}
+
+int ClaimCommand(const std::string& storage_url, const std::string& project) {
+  auto storage = storage::OpenStorage(storage_url);
+  if (!storage.has_value()) {
+    return Fail("claim", storage.error());
+  }
+  auto index = index::Index::Create(**storage);
+  auto created = index->Claim(project);
+  if (!created.has_value()) {
+    return Fail("claim", created.error());
+  }
+  if (*created) {
+    RecordCliAudit(**storage, "claim", model::NormalizeProjectName(project));
+  }
+  std::cout << (*created ? "claimed " : "already private: ") << model::NormalizeProjectName(project)
+            << "\n";
+  return 0;
+}
+
+int UpstreamCommand(const std::string& storage_url, const std::string& project, bool allow) {
+  const char* command = allow ? "project allow-upstream" : "project deny-upstream";
+  auto storage = storage::OpenStorage(storage_url);
+  if (!storage.has_value()) {
+    return Fail(command, storage.error());
+  }
+  auto index = index::Index::Create(**storage);
+  Status s = index->SetUpstreamAllowed(model::NormalizeProjectName(project), allow);
+  if (!s.ok()) {
+    return Fail(command, s);
+  }
+  std::cout << model::NormalizeProjectName(project)
+            << (allow ? ": upstream files are served with the local ones\n"
+                      : ": served from pydepot alone\n");
   return 0;
 }
 
@@ -632,7 +733,37 @@ int Run(int argc, char** argv) {
                    "Failed password checks per minute for one user name, from anywhere, before "
                    "429 with Retry-After (default 5; 0: no limit)")
       ->check(CLI::Range(0, 1000000));
+  serve->add_option("--upstream", serve_flags.upstream,
+                    "Serve projects that do not exist here from this simple index (e.g. "
+                    "https://pypi.org/simple/), caching its files in the storage "
+                    "(docs/upstream.md)");
+  serve->add_option("--upstream-user", serve_flags.upstream_user,
+                    "User name for the upstream (password: PYDEPOT_UPSTREAM_PASSWORD)");
+  serve
+      ->add_option("--upstream-ttl", serve_flags.upstream_ttl,
+                   "Seconds an upstream page is used before it is revalidated (default 600)")
+      ->check(CLI::Range(0, 86400 * 30));
+  serve
+      ->add_option("--log-format", serve_flags.log_format,
+                   "text (plain lines, the default) or json (one object per line, in Cloud "
+                   "Logging's fields) on stderr")
+      ->check(CLI::IsMember({"text", "json"}));
+  serve->add_flag_callback(
+      "--access-log", [&] { serve_flags.access_log = 1; },
+      "Log a line per request (the default with --log-format json)");
+  serve->add_flag_callback(
+      "--no-access-log", [&] { serve_flags.access_log = 0; },
+      "No line per request (the default with --log-format text)");
+  serve->add_option("--metrics-listen", serve_flags.metrics_listen,
+                    "Also listen on HOST:PORT for /metrics without credentials (and /healthz, "
+                    "/readyz); on the main address /metrics needs an admin");
+  serve
+      ->add_option("--shutdown-timeout", serve_flags.shutdown_timeout,
+                   "Seconds requests under way may take to finish after SIGTERM (default 30)")
+      ->check(CLI::Range(0, 3600));
   serve->callback([&] { rc = Serve(serve_flags); });
+  // PYDEPOT_<FLAG> and --config FILE for every serve option, even ones declared after this.
+  AddServeConfig(*serve);
 
   auto* user = app.add_subcommand("user", "Manage users (stored in the storage)");
   user->require_subcommand(1);
@@ -738,9 +869,33 @@ int Run(int argc, char** argv) {
   unyank->add_option("--storage", yank_storage)->required();
   unyank->callback([&] { rc = YankCommand(false, yank_storage, yank_project, yank_version, ""); });
 
+  std::string claim_storage;
+  std::string claim_project;
+  auto* claim = app.add_subcommand(
+      "claim",
+      "Reserve a project name before its first upload: it is private from then on and never "
+      "served from the upstream (docs/upstream.md)");
+  claim->add_option("PROJECT", claim_project)->required();
+  claim->add_option("--storage", claim_storage)->required();
+  claim->callback([&] { rc = ClaimCommand(claim_storage, claim_project); });
+  auto* project_cmd = app.add_subcommand("project", "Per-project settings");
+  project_cmd->require_subcommand(1);
+  for (const bool allow : {true, false}) {
+    auto* sub = project_cmd->add_subcommand(
+        allow ? "allow-upstream" : "deny-upstream",
+        allow ? "Serve this local project's files together with the upstream's files of other "
+                "filenames (off by default: docs/upstream.md)"
+              : "Serve this local project from pydepot alone again (the default)");
+    sub->add_option("PROJECT", claim_project)->required();
+    sub->add_option("--storage", claim_storage)->required();
+    sub->callback([&, allow] { rc = UpstreamCommand(claim_storage, claim_project, allow); });
+  }
+
   AddImportCommand(app, rc);
   AddFsckCommand(app, rc);
+  AddAuditCommand(app, rc);
   AddDeleteCommand(app, rc);
+  AddConfigCommand(app, rc);  // after serve: it mirrors serve's options
 
   try {
     app.parse(argc, argv);

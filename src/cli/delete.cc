@@ -8,6 +8,7 @@
 #include <system_error>
 #include <vector>
 
+#include "cli/audit.h"
 #include "doc/project.h"
 #include "index/index.h"
 #include "model/project_name.h"
@@ -132,6 +133,13 @@ int RunDelete(const DeleteFlags& flags, storage::Storage& storage, std::ostream&
     }
     return 1;
   }
+  RecordCliAudit(storage,
+                 !flags.file.empty()      ? "delete-file"
+                 : !flags.version.empty() ? "delete-release"
+                                          : "delete-project",
+                 project + (!flags.file.empty()      ? "/" + flags.file
+                            : !flags.version.empty() ? " " + flags.version
+                                                     : ""));
   out << "deleted " << DescribeDeletion(flags) << " from " << storage.Describe() << "\n";
   return 0;
 }

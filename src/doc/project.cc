@@ -142,6 +142,18 @@ class FieldReader {
     }
   }
 
+  void Bool(std::string_view key, bool& out) {
+    const json::value* value = Find(key);
+    if (value == nullptr) {
+      return;
+    }
+    if (const bool* b = value->if_bool()) {
+      out = *b;
+    } else {
+      Fail(key, "a boolean", *value);
+    }
+  }
+
   void StringList(std::string_view key, std::vector<std::string>& out) {
     const json::array* array = Array(key);
     if (array == nullptr) {
@@ -256,6 +268,9 @@ json::object EncodeFile(const FileEntry& file) {
   out["requires_python"] = Str(file.requires_python);
   out["metadata_sha256"] = Str(file.metadata_sha256);
   out["uploader"] = Str(file.uploader);
+  if (file.yanked.has_value()) {  // only when set, so older documents re-encode unchanged
+    out["yanked"] = Str(*file.yanked);
+  }
   return out;
 }
 
@@ -274,6 +289,13 @@ Status DecodeFile(const json::object& object, const std::string& path, FileEntry
   r.String("requires_python", file.requires_python);
   r.String("metadata_sha256", file.metadata_sha256);
   r.String("uploader", file.uploader);
+  if (object.contains("yanked")) {
+    std::string reason;
+    r.String("yanked", reason);
+    if (r.ok()) {
+      file.yanked = std::move(reason);
+    }
+  }
   return r.status();
 }
 
@@ -376,6 +398,9 @@ const FileEntry* ProjectDoc::FindFile(std::string_view filename) const {
 }
 
 const std::string* ProjectDoc::YankReason(const FileEntry& file) const {
+  if (file.yanked.has_value()) {
+    return &*file.yanked;
+  }
   auto it = yanked.find(file.release_key);
   return it == yanked.end() ? nullptr : &it->second;
 }
@@ -424,6 +449,9 @@ std::string EncodeProjectDoc(const ProjectDoc& doc) {
   }
   out["yanked"] = std::move(yanked);
   out["deleted_filenames"] = StrArray(doc.deleted_filenames);
+  if (doc.upstream_allowed) {  // only when set, so older documents re-encode unchanged
+    out["upstream_allowed"] = true;
+  }
   return json::serialize(out);
 }
 
@@ -436,6 +464,7 @@ StatusOr<ProjectDoc> DecodeProjectDoc(std::string_view text) {
   r.String("display_name", doc.display_name);
   r.Int("serial", doc.serial);
   r.StringList("deleted_filenames", doc.deleted_filenames);
+  r.Bool("upstream_allowed", doc.upstream_allowed);
   if (const json::array* files = r.Array("files")) {
     doc.files.reserve(files->size());
     for (std::size_t i = 0; i < files->size() && r.ok(); ++i) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,9 @@ struct FileEntry {
   std::string requires_python;          // from the file's own metadata; "" when none
   std::string metadata_sha256;  // sha256 of <filename>.metadata when served (wheels), else ""
   std::string uploader;         // user name
+  // A yank of this one file with its reason ("" when none given), as upstream pages have
+  // (local yanks are per release: ProjectDoc::yanked). Encoded only when set.
+  std::optional<std::string> yanked;
 };
 
 // Core metadata of a release, from the first file uploaded for it (PyPI semantics).
@@ -70,9 +74,13 @@ struct ProjectDoc {
   std::map<std::string, std::string> yanked;
   // Filenames that were deleted; they can never be uploaded again.
   std::vector<std::string> deleted_filenames;
+  // An admin allowed upstream files (of other filenames) to be served together with this local
+  // project's own (docs/upstream.md). Encoded only when true.
+  bool upstream_allowed = false;
 
   const FileEntry* FindFile(std::string_view filename) const;
-  // The yank reason of `file`'s release, or nullptr when it is not yanked.
+  // The yank reason of `file` itself (FileEntry::yanked) when set, else that of its release;
+  // nullptr when neither is yanked.
   const std::string* YankReason(const FileEntry& file) const;
   // Puts files in PEP 440 order of their version, then by filename.
   void SortFiles();

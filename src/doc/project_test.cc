@@ -74,6 +74,7 @@ void ExpectFilesEqual(const FileEntry& a, const FileEntry& b) {
   EXPECT_EQ(a.requires_python, b.requires_python);
   EXPECT_EQ(a.metadata_sha256, b.metadata_sha256);
   EXPECT_EQ(a.uploader, b.uploader);
+  EXPECT_EQ(a.yanked, b.yanked);
 }
 
 void ExpectReleasesEqual(const ReleaseInfo& a, const ReleaseInfo& b) {
@@ -117,6 +118,7 @@ void ExpectDocsEqual(const ProjectDoc& a, const ProjectDoc& b) {
   }
   EXPECT_EQ(a.yanked, b.yanked);
   EXPECT_EQ(a.deleted_filenames, b.deleted_filenames);
+  EXPECT_EQ(a.upstream_allowed, b.upstream_allowed);
 }
 
 TEST(ProjectDocTest, RoundTrip) {
@@ -269,6 +271,65 @@ TEST(ProjectDocTest, YankWithoutReasonIsStillYanked) {
   const std::string* reason = doc.YankReason(doc.files[0]);
   ASSERT_NE(reason, nullptr);
   EXPECT_EQ(*reason, "");
+}
+
+TEST(ProjectDocTest, PerFileYankWinsOverReleaseYank) {
+  ProjectDoc doc = MakeDoc();
+  doc.files[0].yanked = "bad sdist";  // release "1" is not yanked
+  const std::string* reason = doc.YankReason(doc.files[0]);
+  ASSERT_NE(reason, nullptr);
+  EXPECT_EQ(*reason, "bad sdist");
+  EXPECT_EQ(doc.YankReason(doc.files[1]), nullptr);  // the same release's wheel is not
+  doc.files[2].yanked = "";                          // release "2b1" is yanked too
+  reason = doc.YankReason(doc.files[2]);
+  ASSERT_NE(reason, nullptr);
+  EXPECT_EQ(*reason, "");
+}
+
+TEST(ProjectDocTest, PerFileYankAndUpstreamAllowedRoundTrip) {
+  ProjectDoc doc = MakeDoc();
+  doc.files[0].yanked = "bad sdist";
+  doc.files[1].yanked = "";
+  doc.upstream_allowed = true;
+  const std::string encoded = EncodeProjectDoc(doc);
+  EXPECT_NE(encoded.find(R"("uploader":"alice","yanked":"bad sdist"})"), std::string::npos)
+      << encoded;
+  EXPECT_NE(encoded.find(R"("uploader":"alice","yanked":""})"), std::string::npos) << encoded;
+  EXPECT_NE(encoded.find(R"(,"upstream_allowed":true})"), std::string::npos) << encoded;
+  auto decoded = DecodeProjectDoc(encoded);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error();
+  ExpectDocsEqual(doc, *decoded);
+  EXPECT_EQ(decoded->files[0].yanked, std::optional<std::string>("bad sdist"));
+  EXPECT_EQ(decoded->files[1].yanked, std::optional<std::string>(""));
+  EXPECT_FALSE(decoded->files[2].yanked.has_value());
+  EXPECT_TRUE(decoded->upstream_allowed);
+  EXPECT_EQ(EncodeProjectDoc(*decoded), encoded);
+}
+
+TEST(ProjectDocTest, OldDocumentsDecodeAndReencodeUnchanged) {
+  // A document as written before per-file yanks and upstream_allowed existed.
+  const std::string old =
+      R"({"name":"foo","display_name":"Foo","serial":2,"files":[{"filename":"foo-1.0.tar.gz",)"
+      R"("version":"1.0","release_key":"1","filetype":"sdist","python_version":"source",)"
+      R"("size":10,"sha256":"aa","md5":"bb","blake2b_256":"cc","upload_time_micros":5,)"
+      R"("requires_python":"","metadata_sha256":"","uploader":"bob"}],"releases":{"1":)"
+      R"({"version":"1.0","created_micros":5}},"yanked":{"1":"old"},"deleted_filenames":[]})";
+  auto decoded = DecodeProjectDoc(old);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error();
+  EXPECT_FALSE(decoded->files[0].yanked.has_value());
+  EXPECT_FALSE(decoded->upstream_allowed);
+  EXPECT_EQ(EncodeProjectDoc(*decoded), old);
+  // The default values are not written, so every document without them stays as it was.
+  const std::string encoded = EncodeProjectDoc(MakeDoc());
+  EXPECT_EQ(encoded.find("upstream_allowed"), std::string::npos);
+  EXPECT_EQ(encoded.find(R"("uploader":"alice","yanked")"), std::string::npos);
+}
+
+TEST(ProjectDocTest, PerFileYankAndUpstreamAllowedTypesChecked) {
+  ExpectInvalid(R"({"name": "foo", "files": [{"filename": "foo-1.0.tar.gz", "yanked": true}]})",
+                "files[0].yanked: expected a string, got a boolean");
+  ExpectInvalid(R"({"name": "foo", "upstream_allowed": "yes"})",
+                "upstream_allowed: expected a boolean, got a string");
 }
 
 TEST(ProjectDocTest, SortFilesUsesPep440OrderThenFilename) {

@@ -13,6 +13,7 @@
 #include "http/handlers.h"
 #include "http/handlers_internal.h"
 #include "model/project_name.h"
+#include "ops/audit.h"
 
 namespace pydepot::http {
 
@@ -26,6 +27,13 @@ constexpr std::string_view kJson = "application/json";
 
 Response ApiError(unsigned status, std::string_view message) {
   return ErrorResponse(status, message, kJson);
+}
+
+Response NoContent() {
+  Response res;
+  res.status = 204;
+  res.SetHeader("Cache-Control", "private, no-store");
+  return res;
 }
 
 Response ApiStatus(const Status& status) {
@@ -161,6 +169,13 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
   }
   const bool admin = who.everywhere >= auth::Role::kAdmin;
   const std::size_t n = segments.size();
+  // The audit trail (docs/operations.md): each change, once it succeeded.
+  auto audit = [&](std::string action, std::string target) {
+    ops::RecordAudit(index_.storage(), {.actor = ops::AuditActor(who.user, who.token_id),
+                                        .action = std::move(action),
+                                        .target = std::move(target),
+                                        .address = head.remote_address});
+  };
 
   // Tokens: any account manages its own; administrators everyone's.
   if (n >= 2 && segments[1] == "tokens") {
@@ -210,6 +225,7 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
       if (!created.has_value()) {
         return ApiStatus(created.error());
       }
+      audit("token-create", created->info.id + " (user " + owner + ")");
       json::object out = TokenJson(created->info);
       out["token"] = created->secret;
       return JsonResponse(201, json::serialize(out));
@@ -227,10 +243,8 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
       if (Status revoked = authenticator_.RevokeToken(segments[2]); !revoked.ok()) {
         return ApiStatus(revoked);
       }
-      Response res;
-      res.status = 204;
-      res.SetHeader("Cache-Control", "private, no-store");
-      return res;
+      audit("token-revoke", segments[2] + " (user " + token->user + ")");
+      return NoContent();
     }
     return ApiError(n <= 3 ? 405 : 404, n <= 3 ? "Method not allowed here." : "Not found.");
   }
@@ -239,12 +253,6 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
   if (!admin) {
     return ApiError(403, "User '" + who.user + "' may not do this (admin only).");
   }
-  auto no_content = [] {
-    Response res;
-    res.status = 204;
-    res.SetHeader("Cache-Control", "private, no-store");
-    return res;
-  };
 
   if (n >= 2 && segments[1] == "users") {
     if (n == 2 && is_get) {
@@ -277,6 +285,7 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
       if (Status added = authenticator_.AddUser(*name, *password, *role, *projects); !added.ok()) {
         return ApiStatus(added);
       }
+      audit("user-add", *name);
       return JsonResponse(201, json::serialize(json::object{{"name", *name}}));
     }
     if (n == 3 && method == "PATCH") {
@@ -284,6 +293,7 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
         if (Status set = authenticator_.SetPassword(segments[2], *password); !set.ok()) {
           return ApiStatus(set);
         }
+        audit("user-password", segments[2]);
       }
       if (!role_text->empty() || body->contains("upload_projects")) {
         auto users = authenticator_.ListUsers();
@@ -308,8 +318,9 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
         if (Status set = authenticator_.SetRole(segments[2], *role, limit); !set.ok()) {
           return ApiStatus(set);
         }
+        audit("user-role", segments[2] + " " + std::string(auth::RoleName(*role)));
       }
-      return no_content();
+      return NoContent();
     }
     if (n == 3 && method == "DELETE") {
       if (segments[2] == who.user) {
@@ -318,7 +329,8 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
       if (Status removed = authenticator_.RemoveUser(segments[2]); !removed.ok()) {
         return ApiStatus(removed);
       }
-      return no_content();
+      audit("user-remove", segments[2]);
+      return NoContent();
     }
     return ApiError(n <= 3 ? 405 : 404, n <= 3 ? "Method not allowed here." : "Not found.");
   }
@@ -327,7 +339,29 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
     const std::string project = model::NormalizeProjectName(segments[2]);
     if (n == 3 && method == "DELETE") {
       Status done = index_.DeleteProject(project);
-      return done.ok() ? no_content() : ApiStatus(done);
+      if (done.ok()) {
+        audit("delete-project", project);
+      }
+      return done.ok() ? NoContent() : ApiStatus(done);
+    }
+    if (n == 4 && segments[3] == "claim" && method == "POST") {
+      auto created = index_.Claim(segments[2]);
+      if (!created.has_value()) {
+        return ApiStatus(created.error());
+      }
+      if (*created) {
+        audit("claim", project);
+      }
+      return JsonResponse(*created ? 201 : 200,
+                          json::serialize(json::object{{"name", project}, {"claimed", *created}}));
+    }
+    if (n == 4 && segments[3] == "upstream" && (method == "POST" || method == "PUT")) {
+      const json::value* allowed = body->if_contains("allowed");
+      if (allowed == nullptr || !allowed->is_bool()) {
+        return ApiError(400, "Send {\"allowed\": true} or {\"allowed\": false}.");
+      }
+      Status done = index_.SetUpstreamAllowed(project, allowed->get_bool());
+      return done.ok() ? NoContent() : ApiStatus(done);
     }
     if (n == 3 && is_get) {
       auto view = index_.GetProject(project);
@@ -338,11 +372,17 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
     }
     if (n == 5 && segments[3] == "files" && method == "DELETE") {
       Status done = index_.DeleteFile(project, segments[4]);
-      return done.ok() ? no_content() : ApiStatus(done);
+      if (done.ok()) {
+        audit("delete-file", project + "/" + segments[4]);
+      }
+      return done.ok() ? NoContent() : ApiStatus(done);
     }
     if (n == 5 && segments[3] == "releases" && method == "DELETE") {
       Status done = index_.DeleteRelease(project, segments[4]);
-      return done.ok() ? no_content() : ApiStatus(done);
+      if (done.ok()) {
+        audit("delete-release", project + " " + segments[4]);
+      }
+      return done.ok() ? NoContent() : ApiStatus(done);
     }
     if (n == 6 && segments[3] == "releases" && method == "POST" &&
         (segments[5] == "yank" || segments[5] == "unyank")) {
@@ -352,7 +392,10 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
       }
       Status done = segments[5] == "yank" ? index_.Yank(project, segments[4], *reason)
                                           : index_.Unyank(project, segments[4]);
-      return done.ok() ? no_content() : ApiStatus(done);
+      if (done.ok()) {
+        audit(segments[5], project + " " + segments[4]);
+      }
+      return done.ok() ? NoContent() : ApiStatus(done);
     }
     return ApiError(404, "Not found, or not allowed with this method.");
   }

@@ -19,8 +19,12 @@
 #include "index/upload_validation.h"
 #include "model/project_name.h"
 #include "model/version.h"
+#include "ops/audit.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
 #include "render/render.h"
 #include "storage/keys.h"
+#include "upstream/proxy.h"
 
 namespace pydepot::http {
 
@@ -195,25 +199,27 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return parts;  // "/a/b/" -> {"a", "b", ""}
 }
 
-Response Redirect(std::string location) {
+namespace {
+
+Response RedirectResponse(unsigned status, std::string location, std::string cache_control) {
   Response res;
-  res.status = 301;
+  res.status = status;
   res.SetHeader("Location", std::move(location));
   // The request may have carried credentials: no shared cache keeps the answer.
-  res.SetHeader("Cache-Control", "private, no-cache");
+  res.SetHeader("Cache-Control", std::move(cache_control));
   res.SetHeader("Content-Type", "text/plain; charset=utf-8");
-  res.body = "Moved\n";
+  res.body = status == 301 ? "Moved\n" : "See other\n";
   return res;
 }
 
+}  // namespace
+
+Response Redirect(std::string location) {
+  return RedirectResponse(301, std::move(location), "private, no-cache");
+}
+
 Response SeeOther(std::string location) {
-  Response res;
-  res.status = 303;
-  res.SetHeader("Location", std::move(location));
-  res.SetHeader("Cache-Control", "private, no-store");
-  res.SetHeader("Content-Type", "text/plain; charset=utf-8");
-  res.body = "See other\n";
-  return res;
+  return RedirectResponse(303, std::move(location), "private, no-store");
 }
 
 std::string RootOf(std::string_view target) {
@@ -592,6 +598,15 @@ bool HasRelease(const doc::ProjectDoc& doc, std::string_view version) {
                      [&](const doc::FileEntry& file) { return file.release_key == key; });
 }
 
+std::string UnavailableMessage(const Status& status) {
+  if (status.message().starts_with("upstream")) {
+    // The upstream's own words (docs/upstream.md): which index failed and how.
+    return "The upstream index is unavailable and this was never fetched from it: " +
+           status.message();
+  }
+  return "Index unavailable; retry.";
+}
+
 std::string PageCacheControl(bool authenticated) {
   // Pages change on upload and yank: clients must revalidate (cheap: 304 on the ETag).
   return authenticated ? "private, no-cache" : "public, no-cache";
@@ -632,6 +647,52 @@ StatusOr<std::shared_ptr<const index::ProjectView>> Handlers::LookupProject(std:
   return *std::move(cached);
 }
 
+StatusOr<Handlers::Served> Handlers::LookupServed(std::string_view name, Mode& mode) {
+  auto local = LookupProject(name, mode);
+  upstream::Proxy* proxy = options_.upstream;
+  if (local.has_value()) {
+    if (proxy == nullptr || !(*local)->doc.upstream_allowed) {
+      return Served{*local, *local};
+    }
+    if (mode.memory_only) {
+      mode.would_block = true;
+      return UnavailableError("not in memory");
+    }
+    return Served{proxy->Merge(*local), *local};
+  }
+  if (proxy == nullptr || local.error().code() != StatusCode::kNotFound || mode.would_block) {
+    return local.error();
+  }
+  // Dependency confusion: a name with a project document (uploaded, deleted or claimed) is
+  // private, and the upstream is never even asked about it. That needs the store, so upstream
+  // projects are served from the blocking pool.
+  if (mode.memory_only) {
+    mode.would_block = true;
+    return UnavailableError("not in memory");
+  }
+  auto is_private = index_.IsPrivateName(name);
+  if (!is_private.has_value()) {
+    return is_private.error();
+  }
+  if (*is_private) {
+    return NotFoundError("no such project");
+  }
+  auto remote = proxy->GetProject(name);
+  if (!remote.has_value()) {
+    return remote.error();
+  }
+  return Served{*std::move(remote), nullptr};
+}
+
+StatusOr<std::shared_ptr<const index::ProjectView>> Handlers::LookupView(std::string_view name,
+                                                                         Mode& mode) {
+  auto served = LookupServed(name, mode);
+  if (!served.has_value()) {
+    return served.error();
+  }
+  return std::move(served->view);
+}
+
 StatusOr<std::shared_ptr<const index::RootView>> Handlers::LookupRoot(Mode& mode) {
   if (!mode.memory_only) {
     return index_.GetRoot();
@@ -660,6 +721,9 @@ Response Handlers::Route(const RequestHead& head, Mode& mode) {
   std::string_view path = target.substr(0, target.find('?'));
   if (path.empty() || path.front() != '/') {
     return ErrorResponse(400, "Request target must be an absolute path.");
+  }
+  if (auto ops = RouteOps(head, path, mode)) {  // /healthz, /readyz, /metrics (ops_handlers.cc)
+    return *std::move(ops);
   }
   const bool is_get = head.method == "GET" || head.method == "HEAD";
   if (!is_get && !TakesBody(head)) {
@@ -802,12 +866,12 @@ Response Handlers::SimpleRoot(const RequestHead& head, const Principal& who, Mod
 
 Response Handlers::SimpleProject(const RequestHead& head, std::string_view name,
                                  const Principal& who, Mode& mode) {
-  auto project = LookupProject(name, mode);
+  auto project = LookupView(name, mode);
   if (!project.has_value()) {
     if (project.error().code() == StatusCode::kNotFound) {
       return ErrorResponse(404, "Project '" + std::string(name) + "' not found.");
     }
-    return ErrorResponse(503, "Index unavailable; retry.");
+    return ErrorResponse(503, UnavailableMessage(project.error()));
   }
   SimpleFormat format = NegotiateSimpleFormat(head.Header("Accept"));
   const auto& view = **project;
@@ -829,7 +893,7 @@ Response FileUnavailable(const Status& status) {
   if (status.code() == StatusCode::kNotFound) {
     return ErrorResponse(404, "File not found.");
   }
-  std::cerr << "serving a file failed: " << status << "\n";
+  ops::Log(ops::Severity::kError, "serving a file failed: " + status.ToString());
   return ErrorResponse(503, "File unavailable; retry.");
 }
 
@@ -840,13 +904,14 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
   if (model::NormalizeProjectName(project) != project) {
     return ErrorResponse(404, "Not found.");
   }
-  auto view = LookupProject(project, mode);
-  if (!view.has_value()) {
-    return ErrorResponse(
-        view.error().code() == StatusCode::kNotFound ? 404 : 503,
-        view.error().code() == StatusCode::kNotFound ? "File not found." : "Index unavailable.");
+  auto served = LookupServed(project, mode);
+  if (!served.has_value()) {
+    return ErrorResponse(served.error().code() == StatusCode::kNotFound ? 404 : 503,
+                         served.error().code() == StatusCode::kNotFound
+                             ? "File not found."
+                             : UnavailableMessage(served.error()));
   }
-  const doc::ProjectDoc& doc = (*view)->doc;
+  const doc::ProjectDoc& doc = served->view->doc;
   bool metadata = false;
   const doc::FileEntry* entry = doc.FindFile(filename);
   if (!entry && filename.ends_with(".metadata")) {
@@ -870,12 +935,40 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
     return res;
   }
   res.SetHeader("Content-Type", std::string(metadata ? "text/plain; charset=utf-8" : kOctetStream));
-  auto key_or = metadata ? storage::MetadataKey(project, entry->filename)
-                         : storage::FileKey(project, entry->filename);
+  // A file of the upstream (an upstream project, or one an admin mixed into a local project)
+  // lives under its own key, fetched and checked on first download (docs/upstream.md).
+  const bool from_upstream =
+      served->local == nullptr || served->local->doc.FindFile(entry->filename) == nullptr;
+  const std::string stored_name = metadata ? entry->filename + ".metadata" : entry->filename;
+  auto key_or = from_upstream ? storage::UpstreamFileKey(project, stored_name)
+                : metadata    ? storage::MetadataKey(project, entry->filename)
+                              : storage::FileKey(project, entry->filename);
   if (!key_or.has_value()) {
     return ErrorResponse(404, "File not found.");
   }
   const std::string& key = *key_or;
+  if (from_upstream) {
+    auto fetched = StatusOr<std::string>(key);
+    if (mode.memory_only) {
+      // Served from here only when a local store already holds it.
+      auto path = storage.LocalPath(key);
+      struct stat st {};
+      if (!path.has_value() || ::stat(path->c_str(), &st) != 0) {
+        mode.would_block = true;
+        return res;
+      }
+    } else if (options_.upstream != nullptr) {
+      fetched = options_.upstream->EnsureFile(project, stored_name);
+    }
+    if (!fetched.has_value()) {
+      const StatusCode code = fetched.error().code();
+      return ErrorResponse(
+          code == StatusCode::kNotFound            ? 404
+          : code == StatusCode::kResourceExhausted ? 413
+                                                   : 503,
+          code == StatusCode::kNotFound ? "File not found." : UnavailableMessage(fetched.error()));
+    }
+  }
 
   // Picks the byte range of a `size`-byte file from the Range header: sets first/length (and
   // the 206 status and Content-Range), or returns the 416 answer.
@@ -937,7 +1030,7 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
     return res;
   }
   std::int64_t size = entry->size;
-  if (metadata) {
+  if (metadata || from_upstream) {  // upstream HTML pages give no sizes
     auto info = storage.Head(key);
     if (!info.has_value()) {
       return FileUnavailable(info.error());
@@ -979,11 +1072,12 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
 Response Handlers::PypiJson(const RequestHead& head, std::string_view project,
                             std::optional<std::string_view> version, const Principal& who,
                             Mode& mode) {
-  auto view = LookupProject(project, mode);
+  auto view = LookupView(project, mode);
   if (!view.has_value()) {
-    return ErrorResponse(
-        view.error().code() == StatusCode::kNotFound ? 404 : 503,
-        view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
+    return ErrorResponse(view.error().code() == StatusCode::kNotFound ? 404 : 503,
+                         view.error().code() == StatusCode::kNotFound
+                             ? "Project not found."
+                             : UnavailableMessage(view.error()));
   }
   const doc::ProjectDoc& doc = (*view)->doc;
   if (doc.releases.empty() && doc.files.empty()) {
@@ -1018,11 +1112,12 @@ Response Handlers::HumanRoot(const RequestHead& head, const Principal& who, Mode
 Response Handlers::HumanProject(const RequestHead& head, std::string_view name,
                                 std::optional<std::string_view> version, const Principal& who,
                                 Mode& mode) {
-  auto view = LookupProject(name, mode);
+  auto view = LookupView(name, mode);
   if (!view.has_value()) {
-    return ErrorResponse(
-        view.error().code() == StatusCode::kNotFound ? 404 : 503,
-        view.error().code() == StatusCode::kNotFound ? "Project not found." : "Index unavailable.");
+    return ErrorResponse(view.error().code() == StatusCode::kNotFound ? 404 : 503,
+                         view.error().code() == StatusCode::kNotFound
+                             ? "Project not found."
+                             : UnavailableMessage(view.error()));
   }
   if (version) {
     auto page = render::ReleasePageHtml((*view)->doc, *version);
@@ -1045,7 +1140,7 @@ namespace {
 Response UploadErrorResponse(const Status& status, std::string_view accept) {
   const unsigned code = HttpStatusFor(status);
   if (code >= 500) {
-    std::cerr << "upload failed: " << status << "\n";
+    ops::Log(ops::Severity::kError, "upload failed: " + status.ToString());
     return ErrorResponse(code,
                          code == 503 ? "The package store is unavailable right now; retry the "
                                        "upload."
@@ -1205,6 +1300,16 @@ Response Handlers::FinishUpload(UploadBody& body, const RequestHead& head) {
   auto outcome = index_.Upload(form, body.user);
   if (!outcome.has_value()) {
     return UploadErrorResponse(outcome.error(), accept);
+  }
+  ops::Metrics::Global().RecordUpload(
+      outcome->created ? ops::UploadResult::kStored : ops::UploadResult::kDuplicate,
+      form.content ? static_cast<std::uint64_t>(form.content->size) : 0);
+  if (outcome->created) {
+    ops::RecordAudit(index_.storage(),
+                     {.actor = ops::AuditActor(body.access.user, body.access.token_id),
+                      .action = "upload",
+                      .target = outcome->project + "/" + outcome->filename,
+                      .address = head.remote_address});
   }
   Response res;
   res.SetHeader("Content-Type", "text/plain; charset=utf-8");

@@ -22,6 +22,10 @@
 #include "render/ui.h"
 #include "storage/storage.h"
 
+namespace pydepot::upstream {
+class Proxy;
+}  // namespace pydepot::upstream
+
 namespace pydepot::http {
 
 struct RequestHead {
@@ -93,6 +97,8 @@ struct HandlerOptions {
   // .metadata file) is answered with a 307 to a URL valid this long, so the bytes flow from the
   // store to the client directly. The index keeps linking pydepot's own URLs.
   std::chrono::seconds redirect_downloads_ttl{0};
+  // The upstream proxy (--upstream; docs/upstream.md), or nullptr. Must outlive the Handlers.
+  upstream::Proxy* upstream = nullptr;
   // Brute-force throttling of password checks, per client address and per user name: past the
   // limits a request with credentials is answered 429 with Retry-After, without checking them.
   auth::ThrottleLimits throttle;
@@ -144,6 +150,10 @@ class Handlers {
   // or hash a password: then call Handle on a thread that may block. Never blocks on I/O.
   std::optional<Response> TryHandleInMemory(const RequestHead& head);
 
+  // The separate metrics listener (--metrics-listen; ops_handlers.cc): /metrics without
+  // credentials, /healthz and /readyz; 404 for anything else. May block (readyz asks the store).
+  Response HandleOpsListener(const RequestHead& head);
+
   // Checks an upload before its body is read: credentials and role, Content-Length against the
   // limit (413), a multipart Content-Type. Returns the body sink, or the response that refuses
   // the upload (the caller then closes the connection without reading the body).
@@ -187,6 +197,14 @@ class Handlers {
   StatusOr<std::shared_ptr<const index::ProjectView>> LookupProject(std::string_view name,
                                                                     Mode& mode);
   StatusOr<std::shared_ptr<const index::RootView>> LookupRoot(Mode& mode);
+  // The view to serve for project `name`: the local project, the local project with upstream
+  // files mixed in (an admin allowed it), or, for a name that is not private, the upstream's.
+  struct Served {
+    std::shared_ptr<const index::ProjectView> view;
+    std::shared_ptr<const index::ProjectView> local;  // nullptr for an upstream project
+  };
+  StatusOr<Served> LookupServed(std::string_view name, Mode& mode);
+  StatusOr<std::shared_ptr<const index::ProjectView>> LookupView(std::string_view name, Mode& mode);
 
   Response SimpleRoot(const RequestHead& head, const Principal& who, Mode& mode);
   Response SimpleProject(const RequestHead& head, std::string_view name, const Principal& who,
@@ -207,6 +225,8 @@ class Handlers {
                                   bool trailing_slash, Mode& mode);
   // The JSON admin API under /api/ (admin_api.cc).
   Response RouteApi(const RequestHead& head, const std::vector<std::string>& segments, Mode& mode);
+  // /healthz, /readyz and /metrics (ops_handlers.cc); nullopt for any other path.
+  std::optional<Response> RouteOps(const RequestHead& head, std::string_view path, Mode& mode);
   // Checks a state-changing browser request: its Origin (when sent) must be this server, and a
   // request authenticated by a session must carry the session's CSRF token (`csrf`: the form
   // field or the X-CSRF-Token header). nullopt when it may go on, else the 403.

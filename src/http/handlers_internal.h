@@ -37,6 +37,8 @@ Response PageResponse(const RequestHead& head, std::shared_ptr<const void> owner
                       std::string_view cache_control, bool vary_accept);
 // True when `doc` has a release whose key matches `version`'s (1.0.0 finds 1.0).
 bool HasRelease(const doc::ProjectDoc& doc, std::string_view version);
+// The message of a 503 for a store or upstream failure.
+std::string UnavailableMessage(const Status& status);
 // Cache-Control of pages and files, public or private.
 std::string PageCacheControl(bool authenticated);
 std::string FileCacheControl(bool authenticated);

@@ -8,12 +8,12 @@
 #include <cerrno>
 #include <charconv>
 #include <ctime>
-#include <iostream>
 #include <mutex>
 #include <thread>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,6 +23,8 @@
 #include <boost/beast/http.hpp>
 
 #include "auth/throttle.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
 
 namespace pydepot::http {
 namespace {
@@ -167,7 +169,19 @@ struct Connection {
   Wait waiting = Wait::kRead;
   bool expired = false;  // the deadline passed and the socket was shut down
   bool done = false;     // the session ended: the watchdog stops
+  // Waiting for the first byte of a request (a new or kept-alive connection): a shutdown
+  // closes it at once.
+  bool idle = false;
 };
+
+// Closes `conn` if it is idle; run on its strand.
+void CloseIfIdle(const std::shared_ptr<Connection>& conn) {
+  if (conn->idle && !conn->done) {
+    boost::system::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.cancel(ignored);
+  }
+}
 
 void Watch(std::shared_ptr<Connection> conn) {
   asio::steady_timer& timer = conn->timer;
@@ -417,7 +431,67 @@ struct Shared {
   ServerOptions options;
   asio::thread_pool& pool;
   ConnectionCounter connections;
+  // Set when the shutdown begins: sessions finish the request under way and end.
+  std::atomic<bool> stopping{false};
+  // Every open connection, for the shutdown: it closes the idle ones and waits for the rest.
+  std::mutex live_mu;
+  std::unordered_set<std::shared_ptr<Connection>> live;  // guarded by live_mu
+
+  std::size_t LiveCount() {
+    std::lock_guard lock(live_mu);
+    return live.size();
+  }
 };
+
+// Keeps a connection in Shared::live while its session runs.
+struct LiveRegistration {
+  LiveRegistration(Shared& s, std::shared_ptr<Connection> c) : shared(s), conn(std::move(c)) {
+    std::lock_guard lock(shared.live_mu);
+    shared.live.insert(conn);
+  }
+  LiveRegistration(const LiveRegistration&) = delete;
+  LiveRegistration& operator=(const LiveRegistration&) = delete;
+  ~LiveRegistration() {
+    std::lock_guard lock(shared.live_mu);
+    shared.live.erase(conn);
+  }
+  Shared& shared;
+  std::shared_ptr<Connection> conn;
+};
+
+// Counts a request in pydepot_http_requests_in_flight while it is handled.
+struct InFlight {
+  InFlight() { ops::Metrics::Global().in_flight().Add(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  ~InFlight() { ops::Metrics::Global().in_flight().Add(-1); }
+};
+
+// Records one answered request: metrics, and the access log line.
+void RecordRequest(const RequestHead& head, const Response& res, std::string_view request_id,
+                   Clock::time_point start, bool written) {
+  const bool no_body =
+      res.status == 304 || res.status == 204 || (res.status >= 100 && res.status < 200);
+  const std::uint64_t bytes =
+      written && !no_body && !res.head_only ? static_cast<std::uint64_t>(res.ContentLength()) : 0;
+  const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start);
+  const ops::Route route = ops::RouteOf(head.method, head.target);
+  ops::Metrics& metrics = ops::Metrics::Global();
+  metrics.RecordRequest(route, head.method, res.status, bytes, latency);
+  if (route == ops::Route::kUpload && res.status >= 400) {
+    // Stored and duplicate uploads are counted by FinishUpload, with their sizes.
+    metrics.RecordUpload(
+        res.status >= 500 ? ops::UploadResult::kFailed : ops::UploadResult::kRejected, 0);
+  }
+  ops::LogAccess({.method = head.method,
+                  .target = head.target,
+                  .status = res.status,
+                  .response_bytes = bytes,
+                  .latency = latency,
+                  .remote_address = head.remote_address,
+                  .user_agent = head.Header("User-Agent"),
+                  .request_id = request_id});
+}
 
 // Undoes the bookkeeping of a session however its coroutine ends.
 struct SessionGuard {
@@ -480,7 +554,7 @@ awaitable<std::optional<Response>> ReadSmallBody(Connection& conn, beast::flat_b
   co_return std::nullopt;
 }
 
-awaitable<void> Session(tcp::socket socket, Shared& shared) {
+awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
   Handlers& handlers = shared.handlers;
   const ServerOptions& options = shared.options;
   std::string remote;
@@ -499,6 +573,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
       std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), remote) !=
           options.trusted_proxies.end();
   auto conn = std::make_shared<Connection>(std::move(socket));
+  LiveRegistration registration(shared, conn);
   SessionGuard guard(conn, shared.connections, auth::AddressGroup(remote), trusted_peer);
   Watch(conn);
   std::string head_buffer;
@@ -524,12 +599,17 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
   beast::flat_buffer buffer;
   std::array<std::vector<char>, 2> chunks;  // upload body chunks, allocated by the first upload
   while (true) {
+    if (shared.stopping.load()) {
+      break;  // shutting down: no further request on this connection
+    }
     if (buffer.size() == 0) {
       // Idle: nothing of the next request has arrived. This read is the one the head parser
       // would make first anyway, under the idle deadline instead of the header one.
       conn->SetDeadline(options.idle_timeout, Connection::Wait::kRead);
       const std::size_t room = std::clamp<std::size_t>(buffer.capacity(), 512, 65536);
+      conn->idle = true;
       auto [ec, n] = co_await conn->socket.async_read_some(buffer.prepare(room), kTuple);
+      conn->idle = false;
       if (ec) {
         break;  // closed, reset or idle too long: nothing to answer
       }
@@ -569,6 +649,17 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
       head.remote_address = ForwardedClientAddress(remote, head, options.trusted_proxies);
       head.secure = beast::iequals(Trim(head.Header("X-Forwarded-Proto")), "https");
     }
+    const Clock::time_point started = Clock::now();
+    const InFlight in_flight;
+    const std::string request_id =
+        ops::RequestIdFrom(head.Header("X-Request-Id"), head.Header("X-Cloud-Trace-Context"));
+    // The handlers' log lines carry the request id: set on whichever thread runs them.
+    auto with_id = [&request_id](auto fn) {
+      return [&request_id, fn = std::move(fn)]() mutable {
+        const ops::RequestIdScope scope(request_id);
+        return fn();
+      };
+    };
     const bool keep_alive = parser.get().keep_alive();
     const bool http10 = parser.get().version() == 10;
     Response res;
@@ -584,8 +675,9 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
     parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
     if (refused_early) {
       res.close = true;
-    } else if (Handlers::IsUpload(head)) {
-      auto start = co_await OnPool(shared.pool, [&] { return handlers.BeginUpload(head); });
+    } else if (!ops_only && Handlers::IsUpload(head)) {
+      auto start =
+          co_await OnPool(shared.pool, with_id([&] { return handlers.BeginUpload(head); }));
       if (start.reject) {
         res = std::move(*start.reject);
         res.close = !parser.is_done();
@@ -610,9 +702,10 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
         int cur = 0;
         std::size_t pending = 0;  // bytes of chunks[1 - cur] read but not yet fed
         auto feed = [&](int index, std::size_t bytes) -> awaitable<std::optional<Response>> {
-          co_return co_await OnPool(shared.pool, [&, index, bytes] {
-            return handlers.FeedUpload(*start.body, {chunks[index].data(), bytes});
-          });
+          co_return co_await OnPool(
+              shared.pool, with_id([&, index, bytes] {
+                return handlers.FeedUpload(*start.body, {chunks[index].data(), bytes});
+              }));
         };
         auto read = [&](int index) -> awaitable<std::pair<boost::system::error_code, std::size_t>> {
           parser.get().body().data = chunks[index].data();
@@ -674,41 +767,51 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
         conn->ClearDeadline();
         if (!failed) {
           res = co_await OnPool(shared.pool,
-                                [&] { return handlers.FinishUpload(*start.body, head); });
+                                with_id([&] { return handlers.FinishUpload(*start.body, head); }));
         }
       }
     } else {
-      if (!parser.is_done() && Handlers::TakesBody(head)) {
+      if (!ops_only && !parser.is_done() && Handlers::TakesBody(head)) {
         // A form post or admin API call: its small body is read whole first.
         if (auto refused = co_await ReadSmallBody(*conn, buffer, parser, options, head.body)) {
           res = *std::move(refused);
           res.close = true;
-          if (co_await WriteResponse(*conn, res, keep_alive, http10, options.body_timeout,
-                                     head_buffer, shared.pool) &&
-              !parser.is_done()) {
+          res.SetHeader("X-Request-Id", request_id);
+          const bool written = co_await WriteResponse(
+              *conn, res, keep_alive, http10, options.body_timeout, head_buffer, shared.pool);
+          RecordRequest(head, res, request_id, started, written);
+          if (written && !parser.is_done()) {
             co_await Linger(*conn);
           }
           co_return;
         }
       }
-      // Most requests are answered from memory right here; the rest wait on the pool.
-      if (auto fast = handlers.TryHandleInMemory(head)) {
+      if (ops_only) {
+        // The metrics listener: /metrics, /healthz, /readyz only.
+        res =
+            co_await OnPool(shared.pool, with_id([&] { return handlers.HandleOpsListener(head); }));
+      } else if (auto fast = with_id([&] { return handlers.TryHandleInMemory(head); })()) {
+        // Most requests are answered from memory right here; the rest wait on the pool.
         res = *std::move(fast);
       } else {
-        res = co_await OnPool(shared.pool, [&] { return handlers.Handle(head); });
+        res = co_await OnPool(shared.pool, with_id([&] { return handlers.Handle(head); }));
       }
       if (!parser.is_done()) {
         // A body we do not read: the connection cannot be reused.
         res.close = true;
       }
     }
-    const bool ok = co_await WriteResponse(*conn, res, keep_alive, http10, options.body_timeout,
+    res.SetHeader("X-Request-Id", request_id);
+    // Shutting down: this is the connection's last answer, and the client is told so.
+    const bool stay = keep_alive && !shared.stopping.load();
+    const bool ok = co_await WriteResponse(*conn, res, stay, http10, options.body_timeout,
                                            head_buffer, shared.pool);
+    RecordRequest(head, res, request_id, started, ok);
     if (ok && res.close && !parser.is_done()) {
       co_await Linger(*conn);
       co_return;
     }
-    if (!ok || res.close || !keep_alive) {
+    if (!ok || res.close || !stay) {
       break;
     }
   }
@@ -716,7 +819,8 @@ awaitable<void> Session(tcp::socket socket, Shared& shared) {
   conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<void> Listen(tcp::acceptor& acceptor, asio::io_context& io, Shared& shared) {
+awaitable<void> Listen(tcp::acceptor& acceptor, asio::io_context& io, Shared& shared,
+                       bool ops_only) {
   asio::steady_timer pause(acceptor.get_executor());
   while (true) {
     // Each connection runs on a strand of its own: its session and its watchdog never run at
@@ -737,13 +841,14 @@ awaitable<void> Listen(tcp::acceptor& acceptor, asio::io_context& io, Shared& sh
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, Session(std::move(socket), shared),
+    asio::co_spawn(executor, Session(std::move(socket), shared, ops_only),
                    [](const std::exception_ptr& error) {
                      if (error) {
                        try {
                          std::rethrow_exception(error);
                        } catch (const std::exception& e) {
-                         std::cerr << "connection error: " << e.what() << "\n";
+                         ops::Log(ops::Severity::kError,
+                                  std::string("connection error: ") + e.what());
                        }
                      }
                    });
@@ -755,49 +860,50 @@ class ServerImpl final : public Server {
   ServerImpl(ServerOptions options, Handlers& handlers)
       : options_(std::move(options)),
         handlers_(handlers),
-        io_(std::max(1, options_.io_threads)),
         pool_(static_cast<std::size_t>(std::max(1, options_.threads))),
+        shared_{handlers_,
+                options_,
+                pool_,
+                ConnectionCounter(options_.max_connections, options_.max_connections_per_address),
+                {false},
+                {},
+                {}},
+        io_(std::max(1, options_.io_threads)),
         acceptor_(io_),
+        metrics_acceptor_(io_),
         signals_(io_, SIGINT, SIGTERM),
-        shared_{handlers_, options_, pool_,
-                ConnectionCounter(options_.max_connections, options_.max_connections_per_address)} {
-  }
+        drain_timer_(io_) {}
 
   Status Bind() {
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(options_.host, ec);
-    if (ec) {
-      return InvalidArgumentError("listen address '" + options_.host + "': " + ec.message());
+    auto port = BindOne(acceptor_, options_.host, options_.port);
+    if (!port.has_value()) {
+      return port.error();
     }
-    tcp::endpoint endpoint(address, options_.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) {
-      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    port_ = *port;
+    if (!options_.metrics_host.empty()) {
+      auto metrics_port = BindOne(metrics_acceptor_, options_.metrics_host, options_.metrics_port);
+      if (!metrics_port.has_value()) {
+        return metrics_port.error();
+      }
+      metrics_port_ = *metrics_port;
     }
-    if (!ec) {
-      acceptor_.bind(endpoint, ec);
-    }
-    if (!ec) {
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-      return UnavailableError("cannot listen on " + options_.host + ":" +
-                              std::to_string(options_.port) + ": " + ec.message());
-    }
-    port_ = acceptor_.local_endpoint().port();
     return OkStatus();
   }
 
   std::uint16_t port() const override { return port_; }
   const std::string& host() const override { return options_.host; }
+  std::uint16_t metrics_port() const override { return metrics_port_; }
 
   void Run() override {
-    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (!ec) {
-        Stop();
+        BeginShutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
       }
     });
-    asio::co_spawn(io_, Listen(acceptor_, io_, shared_), asio::detached);
+    asio::co_spawn(io_, Listen(acceptor_, io_, shared_, false), asio::detached);
+    if (metrics_acceptor_.is_open()) {
+      asio::co_spawn(io_, Listen(metrics_acceptor_, io_, shared_, true), asio::detached);
+    }
     std::vector<std::thread> threads;
     for (int i = 1; i < options_.io_threads; ++i) {
       threads.emplace_back([this] { io_.run(); });
@@ -811,22 +917,95 @@ class ServerImpl final : public Server {
   }
 
   void Stop() override {
-    asio::post(io_, [this] {
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-      io_.stop();
-    });
+    asio::post(io_, [this] { BeginShutdown("Stop()"); });
   }
 
  private:
+  StatusOr<std::uint16_t> BindOne(tcp::acceptor& acceptor, const std::string& host,
+                                  std::uint16_t port) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+      return InvalidArgumentError("listen address '" + host + "': " + ec.message());
+    }
+    tcp::endpoint endpoint(address, port);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      return UnavailableError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                              ec.message());
+    }
+    return acceptor.local_endpoint().port();
+  }
+
+  // Runs on io_: stops accepting, closes idle connections, and waits (bounded) for the
+  // requests under way.
+  void BeginShutdown(std::string_view why) {
+    if (shared_.stopping.exchange(true)) {
+      return;
+    }
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    metrics_acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(shared_.live_mu);
+      live.assign(shared_.live.begin(), shared_.live.end());
+    }
+    ops::Log(ops::Severity::kInfo, "shutting down (" + std::string(why) +
+                                       "): no longer accepting; " + std::to_string(live.size()) +
+                                       " connection(s) open, waiting up to " +
+                                       std::to_string(options_.shutdown_timeout.count()) +
+                                       " s for the requests under way");
+    for (auto& conn : live) {
+      // On the connection's strand, where its session runs.
+      asio::post(conn->socket.get_executor(), [conn] { CloseIfIdle(conn); });
+    }
+    drain_deadline_ = Clock::now() + options_.shutdown_timeout;
+    WaitForDrain();
+  }
+
+  void WaitForDrain() {
+    const std::size_t left = shared_.LiveCount();
+    if (left == 0) {
+      ops::Log(ops::Severity::kInfo, "shutdown complete: every request finished");
+      io_.stop();
+      return;
+    }
+    if (Clock::now() >= drain_deadline_) {
+      ops::Log(ops::Severity::kWarning,
+               "shutdown: " + std::to_string(left) + " connection(s) still busy after " +
+                   std::to_string(options_.shutdown_timeout.count()) + " s: closing them");
+      io_.stop();
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(50));
+    drain_timer_.async_wait([this](const boost::system::error_code&) { WaitForDrain(); });
+  }
+
   ServerOptions options_;
   Handlers& handlers_;
-  asio::io_context io_;
   asio::thread_pool pool_;  // blocking work: storage calls, password hashes, upload hashing
-  tcp::acceptor acceptor_;
-  asio::signal_set signals_;
+  // Declared before io_, so the sessions that io_ destroys (a shutdown that timed out) can still
+  // unregister from it.
   Shared shared_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  tcp::acceptor metrics_acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  Clock::time_point drain_deadline_;
   std::uint16_t port_ = 0;
+  std::uint16_t metrics_port_ = 0;
 };
 
 // Raises the soft limit on open descriptors to the hard one; returns the soft limit.

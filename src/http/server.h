@@ -46,6 +46,14 @@ struct ServerOptions {
   // from the rightmost X-Forwarded-For address that is not itself a trusted proxy. Everyone
   // else's client address is the socket's peer, whatever headers it sends.
   std::vector<std::string> trusted_proxies;
+  // Graceful shutdown (SIGTERM, SIGINT or Stop()): the listeners close at once (new connections
+  // are refused), idle keep-alive connections are closed, and requests under way may finish
+  // (each answered with Connection: close) for at most this long; then the rest are cut.
+  std::chrono::seconds shutdown_timeout{30};
+  // A second listener that serves only /metrics (without credentials), /healthz and /readyz
+  // (--metrics-listen), for a scraper on a private network. metrics_host empty: none.
+  std::string metrics_host;
+  std::uint16_t metrics_port = 0;  // 0: any free port
 };
 
 class Server {
@@ -58,8 +66,11 @@ class Server {
   // The bound port (the real one when options.port was 0) and host.
   virtual std::uint16_t port() const = 0;
   virtual const std::string& host() const = 0;
+  // The metrics listener's bound port; 0 when there is none.
+  virtual std::uint16_t metrics_port() const = 0;
 
-  // Serves until Stop() or SIGINT/SIGTERM; returns when every thread has finished.
+  // Serves until Stop() or SIGINT/SIGTERM, then shuts down gracefully (see
+  // ServerOptions::shutdown_timeout); returns when every thread has finished.
   virtual void Run() = 0;
   virtual void Stop() = 0;
 };

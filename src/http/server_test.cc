@@ -198,6 +198,32 @@ class RealServerTest : public ::testing::Test {
   std::thread thread_;
 };
 
+TEST_F(RealServerTest, ShutdownClosesIdleConnectionsAndFinishesTheRequestUnderWay) {
+  ServerOptions options;
+  options.shutdown_timeout = std::chrono::seconds(10);
+  Start(options);
+  const int idle = Connect();  // no request: closed at once
+  const int busy = Connect();
+  ASSERT_GE(idle, 0);
+  ASSERT_GE(busy, 0);
+  Send(busy, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: shutdown-1\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  server_->Stop();
+  char c = 0;
+  EXPECT_EQ(::recv(idle, &c, 1, 0), 0);  // closed without an answer
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Connect(), -1);  // the listener is closed: refused
+  Send(busy, "\r\n");        // the request under way completes and is answered
+  const std::string answer = ReadAll(busy);
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(answer, HasSubstr("Connection: close\r\n"));
+  EXPECT_THAT(answer, HasSubstr("X-Request-Id: shutdown-1\r\n"));
+  thread_.join();  // Run returned
+  server_.reset();
+  ::close(idle);
+  ::close(busy);
+}
+
 TEST_F(RealServerTest, PipelinedRequestsAreAnsweredInOrder) {
   Start({});
   const int fd = Connect();
@@ -335,7 +361,10 @@ TEST_F(RealServerTest, StalledUploadBodyIsAnswered408AndNothingIsStored) {
 }
 
 TEST_F(RealServerTest, StopsWithConnectionsOpen) {
-  Start({});
+  // The partial request holds the shutdown until the timeout cuts it.
+  ServerOptions options;
+  options.shutdown_timeout = std::chrono::seconds(1);
+  Start(options);
   const int idle = Connect();
   const int partial = Connect();
   Send(partial, "GET /simple/ HTTP/1.1\r\nHost: x\r\n");
@@ -344,8 +373,10 @@ TEST_F(RealServerTest, StopsWithConnectionsOpen) {
   char buffer[16];
   ASSERT_GT(::recv(done, buffer, sizeof(buffer), 0), 0);
   // Stopped and destroyed while the three are open: nothing may leak or crash.
+  const auto stop_started = std::chrono::steady_clock::now();
   server_->Stop();
   thread_.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, std::chrono::seconds(5));
   server_.reset();
   EXPECT_EQ(ReadAll(idle), "");
   for (int fd : {idle, partial, done}) {

@@ -11,6 +11,8 @@
 #include "http/handlers.h"
 #include "http/handlers_internal.h"
 #include "model/project_name.h"
+#include "ops/audit.h"
+#include "ops/log.h"
 #include "render/render.h"
 #include "render/ui.h"
 
@@ -107,7 +109,7 @@ std::string SessionCookie(std::string_view value, bool secure, std::int64_t max_
 Response StatusPage(const RequestHead& head, const Status& status) {
   const unsigned code = HttpStatusFor(status);
   if (code >= 500) {
-    std::cerr << "ui: " << status << "\n";
+    ops::Log(ops::Severity::kError, "ui: " + status.ToString());
     return HtmlResponse(code, render::MessagePageHtml(RootOf(head.target), "Try again",
                                                       "The package store is unavailable right "
                                                       "now; try again in a moment."));
@@ -367,6 +369,10 @@ std::optional<Response> Handlers::RouteUi(const RequestHead& head,
             HttpStatusFor(created.error()),
             render::AccountPageHtml(ViewerOf(head, who), *tokens, "", created.error().message()));
       }
+      ops::RecordAudit(index_.storage(), {.actor = ops::AuditActor(who.user, who.token_id),
+                                          .action = "token-create",
+                                          .target = created->info.id + " (user " + who.user + ")",
+                                          .address = head.remote_address});
       // Shown once, in this answer: no redirect, the secret is not kept anywhere.
       return HtmlResponse(
           200, render::AccountPageHtml(ViewerOf(head, who), *tokens, created->secret,
@@ -385,6 +391,10 @@ std::optional<Response> Handlers::RouteUi(const RequestHead& head,
       if (Status revoked = authenticator_.RevokeToken(segments[2]); !revoked.ok()) {
         return StatusPage(head, revoked);
       }
+      ops::RecordAudit(index_.storage(), {.actor = ops::AuditActor(who.user, who.token_id),
+                                          .action = "token-revoke",
+                                          .target = segments[2] + " (user " + token->user + ")",
+                                          .address = head.remote_address});
       return SeeOther(token->user == who.user ? "../../?done=token-revoked"
                                               : "../../../manage/users/?done=token-revoked");
     }
@@ -455,6 +465,15 @@ std::optional<Response> Handlers::RouteUi(const RequestHead& head,
           HttpStatusFor(done),
           render::ManageProjectPageHtml(ViewerOf(head, who), (*view)->doc, done.message()));
     }
+    const std::string_view audit_target = action == "delete-file" ? FormValue(*form, "filename")
+                                          : action == "delete-project"
+                                              ? std::string_view()
+                                              : FormValue(*form, "version");
+    ops::RecordAudit(index_.storage(), {.actor = ops::AuditActor(who.user, who.token_id),
+                                        .action = action,
+                                        .target = project + (audit_target.empty() ? "" : " ") +
+                                                  std::string(audit_target),
+                                        .address = head.remote_address});
     if (code == "deleted-project") {
       return HtmlResponse(
           200, render::MessagePageHtml(root, "Project deleted",
@@ -526,6 +545,15 @@ std::optional<Response> Handlers::RouteUi(const RequestHead& head,
           HttpStatusFor(done),
           render::ManageUsersPageHtml(ViewerOf(head, who), *users, *tokens, done.message()));
     }
+    ops::RecordAudit(
+        index_.storage(),
+        {.actor = ops::AuditActor(who.user, who.token_id),
+         .action = segments.size() == 3        ? "user-add"
+                   : segments[3] == "role"     ? "user-role"
+                   : segments[3] == "password" ? "user-password"
+                                               : "user-remove",
+         .target = segments.size() == 3 ? std::string(FormValue(*form, "name")) : segments[2],
+         .address = head.remote_address});
     return SeeOther(back);
   }
   return ErrorResponse(404, "Not found.");

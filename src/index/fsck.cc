@@ -195,6 +195,13 @@ class Checker {
         case storage::KeyKind::kProjectList:
         case storage::KeyKind::kUsers:
           break;
+        case storage::KeyKind::kUpstream:
+          // The upstream proxy's cache (docs/upstream.md): rebuilt on demand, checked by the
+          // proxy itself when fetched; neither an orphan nor a stray.
+          break;
+        case storage::KeyKind::kAudit:
+          // The audit trail (docs/operations.md): kept as written, never checked or repaired.
+          break;
       }
     }
     PYDEPOT_RETURN_IF_ERROR(ReadDocuments());

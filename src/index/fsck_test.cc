@@ -540,6 +540,28 @@ TEST_F(FsckTest, StrayObjectsAreReportedOnly) {
   EXPECT_EQ(Stored("files/foo/README.txt"), "hi");
 }
 
+// The upstream proxy's cache (docs/upstream.md) is neither an orphan nor a stray, whatever is
+// in it and however old: fsck leaves it alone, with or without --repair.
+TEST_F(FsckTest, UpstreamCacheIsNeitherReportedNorRepaired) {
+  MustUpload(kWheelName, FooWheel());
+  const std::string page = *storage::UpstreamPageKey("requests");
+  const std::string file = *storage::UpstreamFileKey("requests", "requests-2.0-py3-none-any.whl");
+  const std::string metadata =
+      *storage::UpstreamFileKey("requests", "requests-2.0-py3-none-any.whl.metadata");
+  // Also an upstream copy of a local project's filename: a cache, not an orphan of "foo".
+  const std::string shadow = *storage::UpstreamFileKey("foo", "foo-9.0.tar.gz");
+  for (const std::string& key : {page, file, metadata, shadow, std::string("upstream/odd")}) {
+    ASSERT_TRUE(storage_->PutIfAbsent(key, "cached").has_value()) << key;
+  }
+  FsckReport report = Check(true, 48);
+  EXPECT_TRUE(report.problems.empty()) << ::testing::PrintToString(Kinds(report));
+  EXPECT_EQ(report.projects, 1);
+  EXPECT_EQ(report.files, 1);
+  for (const std::string& key : {page, file, metadata, shadow, std::string("upstream/odd")}) {
+    EXPECT_EQ(Stored(key), "cached") << key;
+  }
+}
+
 TEST_F(FsckTest, StoreFailureIsAnError) {
   MustUpload(kWheelName, FooWheel());
   storage_->fail_opens = true;

@@ -26,6 +26,7 @@
 #include "model/metadata.h"
 #include "model/project_name.h"
 #include "model/version.h"
+#include "ops/metrics.h"
 #include "render/render.h"
 #include "storage/keys.h"
 
@@ -332,6 +333,7 @@ class IndexImpl final : public Index {
     if (auto cached = PeekProject(name)) {
       return *std::move(cached);
     }
+    ops::CountCacheLookup(ops::Cache::kProject, false);  // the hits are counted in PeekProject
     auto doc_key = storage::ProjectDocKey(name);
     if (!doc_key.has_value()) {
       return NotFoundError("project '" + std::string(name.substr(0, 100)) + "' not found");
@@ -352,6 +354,7 @@ class IndexImpl final : public Index {
     if (it == projects_.end() || !Fresh(it->second.checked)) {
       return std::nullopt;
     }
+    ops::CountCacheLookup(ops::Cache::kProject, true);
     if (!it->second.view || IsDeletedProject(it->second.view->doc)) {
       return NotFoundError("project '" + std::string(name) + "' not found");
     }
@@ -362,6 +365,7 @@ class IndexImpl final : public Index {
   std::optional<std::shared_ptr<const RootView>> PeekRoot() override {
     std::lock_guard lock(mu_);
     if (root_.view && Fresh(root_.checked)) {
+      ops::CountCacheLookup(ops::Cache::kRoot, true);
       return root_.view;
     }
     return std::nullopt;
@@ -371,6 +375,7 @@ class IndexImpl final : public Index {
     if (auto cached = PeekRoot()) {
       return *std::move(cached);
     }
+    ops::CountCacheLookup(ops::Cache::kRoot, false);
     PYDEPOT_ASSIGN_OR_RETURN(auto view, Revalidate<RootView>(storage::ProjectListKey(), ""));
     if (!view) {
       return BuildRootView(doc::ProjectList{});
@@ -386,6 +391,58 @@ class IndexImpl final : public Index {
       return Status(outcome.error().code(), WithoutReservedPhrases(outcome.error().message()));
     }
     return outcome;
+  }
+
+  StatusOr<bool> IsPrivateName(std::string_view project) override {
+    PYDEPOT_ASSIGN_OR_RETURN(const std::string key, storage::ProjectDocKey(project));
+    auto info = storage_.Head(key);
+    if (info.has_value()) {
+      return true;
+    }
+    if (info.error().code() == StatusCode::kNotFound) {
+      return false;
+    }
+    return UnavailableError("reading index of " + std::string(project) + ": " +
+                            info.error().message());
+  }
+
+  StatusOr<bool> Claim(std::string_view project_name) override {
+    if (!model::IsValidProjectName(project_name)) {
+      return InvalidArgumentError("'" + std::string(project_name) +
+                                  "' is not a valid project name");
+    }
+    const std::string project = model::NormalizeProjectName(project_name);
+    bool created = false;
+    PYDEPOT_RETURN_IF_ERROR(
+        UpdateProjectDoc(project, [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+          created = false;  // a lost race retries with what the winner stored
+          if (doc) {
+            return false;
+          }
+          doc.emplace();
+          doc->name = project;
+          doc->display_name = std::string(project_name);
+          doc->serial = 1;
+          created = true;
+          return true;
+        }));
+    return created;
+  }
+
+  Status SetUpstreamAllowed(std::string_view project, bool allowed) override {
+    return UpdateProjectDoc(std::string(project),
+                            [&](std::optional<doc::ProjectDoc>& doc) -> StatusOr<bool> {
+                              if (!doc) {
+                                return NotFoundError("no project '" + std::string(project) +
+                                                     "': claim the name or upload to it first");
+                              }
+                              if (doc->upstream_allowed == allowed) {
+                                return false;
+                              }
+                              doc->upstream_allowed = allowed;
+                              ++doc->serial;
+                              return true;
+                            });
   }
 
   Status Yank(std::string_view project, std::string_view version,
@@ -1294,6 +1351,10 @@ class IndexImpl final : public Index {
 };
 
 }  // namespace
+
+std::shared_ptr<const ProjectView> MakeProjectView(doc::ProjectDoc doc) {
+  return BuildProjectView(std::move(doc));
+}
 
 std::unique_ptr<Index> Index::Create(storage::Storage& storage, IndexOptions options) {
   return std::make_unique<IndexImpl>(storage, std::move(options));

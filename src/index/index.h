@@ -80,6 +80,10 @@ struct RootView {
 // not in the project list; an upload of a new filename brings it back.
 bool IsDeletedProject(const doc::ProjectDoc& doc);
 
+// A view of `doc` with its pages rendered, as the index builds its own (src/upstream uses it for
+// upstream projects). A deleted project's view (IsDeletedProject) has no pages.
+std::shared_ptr<const ProjectView> MakeProjectView(doc::ProjectDoc doc);
+
 struct IndexOptions {
   // How long a cached document is trusted before it is revalidated against the store (a HEAD;
   // the document is read again only when its etag changed). Changes made through this Index are
@@ -212,6 +216,19 @@ class Index {
   // kInvalidArgument when `project` is not a normalized name or its document cannot be decoded (the
   // list is then left alone); kUnavailable when the store fails or stays contended.
   virtual StatusOr<bool> SyncProjectListEntry(std::string_view project) = 0;
+
+  // Private names and the upstream proxy (docs/upstream.md). `project` is a normalized name.
+  // IsPrivateName: true when a project document exists for `project`: any upload ever made, a
+  // deleted project, or a claimed name. Such a name is never served from, nor asked of, the
+  // upstream. Reads the store (kUnavailable when it fails: callers must then not go upstream).
+  virtual StatusOr<bool> IsPrivateName(std::string_view project) = 0;
+  // Claims `project` before its first upload: creates an empty project document when none
+  // exists (create-only; the name serves nothing until an upload). True when it created one,
+  // false when the name was already taken. kInvalidArgument for an invalid name.
+  virtual StatusOr<bool> Claim(std::string_view project) = 0;
+  // Sets ProjectDoc::upstream_allowed (mix upstream files into this local project). kNotFound
+  // when no document exists for the name (claim it first).
+  virtual Status SetUpstreamAllowed(std::string_view project, bool allowed) = 0;
 
   virtual storage::Storage& storage() = 0;
 };

@@ -154,7 +154,10 @@ std::string SimpleProjectJson(const doc::ProjectDoc& doc) {
       entry["yanked"] = false;
     }
     entry["size"] = file.size;
-    entry["upload-time"] = doc::FormatUploadTime(file.upload_time_micros);
+    if (file.upload_time_micros > 0) {
+      // Optional in PEP 700; unknown for files of an upstream that serves HTML pages.
+      entry["upload-time"] = doc::FormatUploadTime(file.upload_time_micros);
+    }
     files.emplace_back(std::move(entry));
   }
   root["files"] = std::move(files);

@@ -1,3 +1,5 @@
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -157,6 +159,44 @@ TEST(SimpleProjectTest, HtmlEscapesAttributes) {
   EXPECT_NE(html.find(">foo_bar-1.0.1+local.1-py3-none-any.whl</a>"), std::string::npos);
 }
 
+// A yank of one file (as upstream pages have), not of its release: only that file is yanked, in
+// both formats, and a per-file reason wins over its release's.
+TEST(SimpleProjectTest, PerFileYanks) {
+  doc::ProjectDoc doc = SampleDoc();
+  // The sdist of 1.0 stays installable.
+  for (std::size_t i = 0; i < doc.files.size(); ++i) {
+    if (doc.files[i].filename == "foo_bar-1.0-py3-none-any.whl") {
+      doc.files[i].yanked = "bad <wheel>";
+    } else if (doc.files[i].filename == "foo_bar-2.0rc1.tar.gz") {
+      doc.files[i].yanked = "";
+    } else if (doc.files[i].filename == "foo_bar-1.1.tar.gz") {
+      doc.files[i].yanked = "file reason";  // its release is yanked too
+    }
+  }
+  const std::string html = SimpleProjectHtml(doc);
+  std::map<std::string, std::optional<std::string>> html_yanked;
+  for (const Anchor& anchor : ParseAnchors(html)) {
+    auto it = anchor.attributes.find("data-yanked");
+    html_yanked[anchor.text] =
+        it == anchor.attributes.end() ? std::nullopt : std::optional<std::string>(*it->second);
+  }
+  EXPECT_EQ(html_yanked.at("foo_bar-1.0-py3-none-any.whl"), "bad <wheel>");
+  EXPECT_EQ(html_yanked.at("foo_bar-1.0.tar.gz"), std::nullopt);
+  EXPECT_EQ(html_yanked.at("foo_bar-2.0rc1.tar.gz"), "");
+  EXPECT_EQ(html_yanked.at("foo_bar-1.1.tar.gz"), "file reason");
+  EXPECT_NE(html.find("data-yanked=\"bad &lt;wheel&gt;\""), std::string::npos);
+
+  const json::value root = ParseJson(SimpleProjectJson(doc));
+  std::map<std::string, json::value> json_yanked;
+  for (const json::value& file : root.at("files").as_array()) {
+    json_yanked[std::string(file.at("filename").as_string())] = file.at("yanked");
+  }
+  EXPECT_EQ(json_yanked.at("foo_bar-1.0-py3-none-any.whl"), "bad <wheel>");
+  EXPECT_EQ(json_yanked.at("foo_bar-1.0.tar.gz"), false);
+  EXPECT_EQ(json_yanked.at("foo_bar-2.0rc1.tar.gz"), true);  // no reason: plain true
+  EXPECT_EQ(json_yanked.at("foo_bar-1.1.tar.gz"), "file reason");
+}
+
 TEST(SimpleProjectTest, DisplayNameIsEscaped) {
   doc::ProjectDoc doc = SampleDoc();
   doc.display_name = "<script>alert(1)</script>";
@@ -258,6 +298,16 @@ TEST(SimpleProjectTest, MetaMatchesBetweenHtmlAndJson) {
       "content=\"" + std::string(root.at("meta").at("api-version").as_string());
   EXPECT_NE(html.find("<meta name=\"pypi:repository-version\" " + meta + "\">"), std::string::npos);
   EXPECT_EQ(root.at("meta").at("api-version").as_string(), kApiVersion);
+}
+
+TEST(SimpleProjectTest, UnknownUploadTimeIsLeftOut) {
+  // Files of an upstream that serves HTML pages have no known upload time (PEP 700: optional).
+  doc::ProjectDoc doc = SampleDoc();
+  doc.files.front().upload_time_micros = 0;
+  const json::value root = ParseJson(SimpleProjectJson(doc));
+  const auto& files = root.at("files").as_array();
+  EXPECT_EQ(files.front().as_object().if_contains("upload-time"), nullptr);
+  EXPECT_NE(files.back().as_object().if_contains("upload-time"), nullptr);
 }
 
 TEST(SimpleProjectTest, ProjectWithoutFiles) {

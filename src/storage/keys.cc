@@ -1,5 +1,7 @@
 #include "storage/keys.h"
 
+#include <cstdio>
+#include <ctime>
 #include <string>
 #include <utility>
 
@@ -12,6 +14,10 @@ constexpr std::string_view kFilesPrefix = "files/";
 constexpr std::string_view kMetadataSuffix = ".metadata";
 constexpr std::string_view kProjectDocsPrefix = "index/projects/";
 constexpr std::string_view kJsonSuffix = ".json";
+constexpr std::string_view kUpstreamPrefix = "upstream/";
+constexpr std::string_view kUpstreamPagesPrefix = "upstream/projects/";
+constexpr std::string_view kUpstreamFilesPrefix = "upstream/files/";
+constexpr std::string_view kAuditPrefix = "audit/";
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
@@ -112,6 +118,25 @@ StatusOr<std::string> ProjectDocKey(std::string_view project) {
   return key;
 }
 
+StatusOr<std::string> UpstreamPageKey(std::string_view project) {
+  PYDEPOT_RETURN_IF_ERROR(CheckProject(project));
+  std::string key(kUpstreamPagesPrefix);
+  key.append(project).append(kJsonSuffix);
+  return key;
+}
+
+StatusOr<std::string> UpstreamFileKey(std::string_view project, std::string_view filename) {
+  PYDEPOT_RETURN_IF_ERROR(CheckProject(project));
+  std::string_view base = filename;
+  if (EndsWith(base, kMetadataSuffix)) {
+    base.remove_suffix(kMetadataSuffix.size());
+  }
+  PYDEPOT_RETURN_IF_ERROR(CheckFilename(base));
+  std::string key(kUpstreamFilesPrefix);
+  key.append(project).append("/").append(filename);
+  return key;
+}
+
 std::string ProjectListKey() { return "index/projects.json"; }
 
 std::string UsersKey() { return "auth/users.json"; }
@@ -121,6 +146,43 @@ std::string SessionKeyKey() { return "auth/session-key"; }
 std::string AllFilesPrefix() { return std::string(kFilesPrefix); }
 
 std::string ProjectDocsPrefix() { return std::string(kProjectDocsPrefix); }
+
+std::string UpstreamPrefix() { return std::string(kUpstreamPrefix); }
+
+std::string AuditPrefix() { return std::string(kAuditPrefix); }
+
+StatusOr<std::string> AuditDayPrefix(std::string_view day) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool ok = day.size() == 10 && day[4] == '-' && day[7] == '-';
+  for (std::size_t i = 0; ok && i < day.size(); ++i) {
+    ok = i == 4 || i == 7 || digit(day[i]);
+  }
+  if (!ok) {
+    return InvalidArgumentError("not a day (YYYY-MM-DD): '" + std::string(day.substr(0, 64)) + "'");
+  }
+  return std::string(kAuditPrefix) + std::string(day) + "/";
+}
+
+StatusOr<std::string> AuditKey(std::int64_t time_micros, std::string_view nonce) {
+  if (nonce.empty() || nonce.size() > 64 ||
+      nonce.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return InvalidArgumentError("audit key: the nonce must be 1 to 64 lowercase hex digits");
+  }
+  // 253402300800: 10000-01-01T00:00:00Z.
+  if (time_micros < 0 || time_micros >= std::int64_t{253402300800} * 1000000) {
+    return InvalidArgumentError("audit key: time out of range");
+  }
+  const std::time_t seconds = static_cast<std::time_t>(time_micros / 1000000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char day[16];
+  char stamp[48];
+  std::strftime(day, sizeof day, "%Y-%m-%d", &utc);
+  const std::size_t length = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H%M%S", &utc);
+  std::snprintf(stamp + length, sizeof stamp - length, ".%06dZ",
+                static_cast<int>(time_micros % 1000000));
+  return std::string(kAuditPrefix) + day + "/" + stamp + "-" + std::string(nonce) + ".json";
+}
 
 StatusOr<std::string> ProjectFilesPrefix(std::string_view project) {
   PYDEPOT_RETURN_IF_ERROR(CheckProject(project));
@@ -171,6 +233,12 @@ KeyKind ClassifyKey(std::string_view key) {
   }
   if (key == UsersKey() || key == SessionKeyKey()) {
     return KeyKind::kUsers;
+  }
+  if (StartsWith(key, kUpstreamPrefix)) {
+    return KeyKind::kUpstream;
+  }
+  if (StartsWith(key, kAuditPrefix)) {
+    return KeyKind::kAudit;
   }
   if (ParseFileKey(key).has_value()) {
     return KeyKind::kFile;

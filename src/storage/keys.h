@@ -7,11 +7,18 @@
 //   index/projects.json                   the list of projects
 //   auth/users.json                       users, roles, password hashes and API tokens
 //   auth/session-key                      the key that signs browser sessions (32 random bytes)
+//   upstream/projects/<project>.json      an upstream project's page, as the proxy cached it
+//   upstream/files/<project>/<filename>   an upstream file (or its ".metadata"), as fetched
+//   audit/<YYYY-MM-DD>/<time>-<hex>.json  one audit event (src/ops/audit.h), written create-only
+//
+// Everything under upstream/ is a cache of the upstream index (docs/upstream.md): the proxy
+// rebuilds it on demand, and fsck neither reports nor repairs it.
 //
 // <project> is always the PEP 503 normalized name. Pure functions: thread-safe.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,11 +47,27 @@ std::string UsersKey();
 // Created create-only by the first instance that needs it, then only read (src/auth).
 std::string SessionKeyKey();
 
+// The upstream proxy's cache (src/upstream). kInvalidArgument for `project` as FileKey, and for
+// `filename` as FileKey except that it may end in ".metadata" (the metadata of the file named by
+// the rest, which must itself be a valid filename).
+StatusOr<std::string> UpstreamPageKey(std::string_view project);
+StatusOr<std::string> UpstreamFileKey(std::string_view project, std::string_view filename);
+
 // Prefixes for Storage::List in maintenance commands (import, fsck, reindex).
 std::string AllFilesPrefix();     // "files/": files and metadata of every project
 std::string ProjectDocsPrefix();  // "index/projects/": every project document
 // "files/<project>/". kInvalidArgument as FileKey for `project`.
 StatusOr<std::string> ProjectFilesPrefix(std::string_view project);
+std::string UpstreamPrefix();  // "upstream/": the upstream proxy's cache
+
+// The audit trail (docs/operations.md): one object per event, never rewritten.
+// audit/<YYYY-MM-DD>/<YYYY-MM-DD>T<HHMMSS>.<micros>Z-<nonce>.json: the time in ISO 8601 basic
+// form (':' is not allowed in keys), so keys sort by time. kInvalidArgument when `nonce` is not
+// 1 to 64 lowercase hex digits or the time is before 1970 or after 9999.
+StatusOr<std::string> AuditKey(std::int64_t time_micros, std::string_view nonce);
+std::string AuditPrefix();  // "audit/"
+// "audit/<day>/". kInvalidArgument unless `day` is YYYY-MM-DD.
+StatusOr<std::string> AuditDayPrefix(std::string_view day);
 
 // What a key names, for walking a List result.
 enum class KeyKind {
@@ -53,6 +76,8 @@ enum class KeyKind {
   kProjectDoc,   // ProjectDocKey
   kProjectList,  // ProjectListKey
   kUsers,        // UsersKey or SessionKeyKey: the auth objects
+  kUpstream,     // anything under UpstreamPrefix(): the upstream proxy's cache
+  kAudit,        // anything under AuditPrefix(): the audit trail
   kUnknown,      // none of the above: a stray object (fsck reports it)
 };
 KeyKind ClassifyKey(std::string_view key);

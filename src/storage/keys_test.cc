@@ -138,6 +138,43 @@ TEST(KeysTest, ClassifyKey) {
   EXPECT_EQ(ClassifyKey("auth/users.json"), KeyKind::kUsers);
   EXPECT_EQ(ClassifyKey("files/foo/a/b"), KeyKind::kUnknown);
   EXPECT_EQ(ClassifyKey("stray.txt"), KeyKind::kUnknown);
+  EXPECT_EQ(ClassifyKey("upstream/projects/foo.json"), KeyKind::kUpstream);
+  EXPECT_EQ(ClassifyKey("upstream/files/foo/foo-1.0.tar.gz"), KeyKind::kUpstream);
+  EXPECT_EQ(ClassifyKey("upstream/files/foo/foo-1.0-py3-none-any.whl.metadata"),
+            KeyKind::kUpstream);
+  // The whole namespace is the proxy's cache, whatever is in it.
+  EXPECT_EQ(ClassifyKey("upstream/something-else"), KeyKind::kUpstream);
+  EXPECT_EQ(ClassifyKey("upstreamx/foo"), KeyKind::kUnknown);
+}
+
+TEST(KeysTest, UpstreamKeys) {
+  auto page = UpstreamPageKey("foo-bar");
+  ASSERT_THAT(page, IsOk());
+  EXPECT_EQ(*page, "upstream/projects/foo-bar.json");
+  auto file = UpstreamFileKey("foo-bar", "foo_bar-1.0-py3-none-any.whl");
+  ASSERT_THAT(file, IsOk());
+  EXPECT_EQ(*file, "upstream/files/foo-bar/foo_bar-1.0-py3-none-any.whl");
+  auto metadata = UpstreamFileKey("foo-bar", "foo_bar-1.0-py3-none-any.whl.metadata");
+  ASSERT_THAT(metadata, IsOk());
+  EXPECT_EQ(*metadata, "upstream/files/foo-bar/foo_bar-1.0-py3-none-any.whl.metadata");
+  EXPECT_EQ(UpstreamPrefix(), "upstream/");
+  for (const StatusOr<std::string>& key : {page, file, metadata}) {
+    EXPECT_TRUE(IsValidKey(*key)) << *key;
+    EXPECT_EQ(ClassifyKey(*key), KeyKind::kUpstream) << *key;
+  }
+  for (const char* project : {"", "Foo", "foo_bar", "foo--bar", "-foo", "foo/bar", ".."}) {
+    EXPECT_THAT(UpstreamPageKey(project), HasCode(StatusCode::kInvalidArgument)) << project;
+    EXPECT_THAT(UpstreamFileKey(project, "x-1.0.tar.gz"), HasCode(StatusCode::kInvalidArgument))
+        << project;
+  }
+  const std::string long_name(kMaxFilenameLength + 1, 'a');
+  for (const std::string& filename :
+       {std::string(""), std::string("a/b.tar.gz"), std::string(".."), std::string(".metadata"),
+        std::string("x-1.0.tar.gz.metadata.metadata"), long_name, long_name + ".metadata"}) {
+    EXPECT_THAT(UpstreamFileKey("foo", filename), HasCode(StatusCode::kInvalidArgument))
+        << filename;
+  }
+  EXPECT_THAT(UpstreamFileKey("foo", std::string(kMaxFilenameLength, 'a') + ".metadata"), IsOk());
 }
 
 }  // namespace
