@@ -34,6 +34,7 @@ RUN apt-get update \
       libcmark-gfm-extensions0.29.0.gfm.6 \
       libcmark-gfm0.29.0.gfm.6 \
       libcurl4 \
+      libnghttp2-14 \
       libpugixml1v5 \
       libsodium23 \
       libssl3 \

@@ -10,6 +10,9 @@
 
 namespace pydepot::http {
 
+// `s` without leading and trailing spaces and tabs (optional whitespace in HTTP fields).
+std::string_view TrimBlanks(std::string_view s);
+
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
 bool IsUtf8(std::string_view text);
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "http/form.h"
+
 namespace pydepot::http {
 namespace {
 
@@ -16,16 +18,6 @@ struct MediaRange {
   std::string subtype;  // lower case, e.g. "vnd.pypi.simple.v1+json"
   double q = 1.0;
 };
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -69,25 +61,25 @@ std::vector<MediaRange> ParseAccept(std::string_view accept) {
         start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     start = comma == std::string_view::npos ? accept.size() + 1 : comma + 1;
     std::size_t semi = item.find(';');
-    std::string_view media = Trim(item.substr(0, semi));
+    std::string_view media = TrimBlanks(item.substr(0, semi));
     std::size_t slash = media.find('/');
     if (media.empty() || slash == std::string_view::npos) {
       continue;
     }
-    MediaRange range{Lower(Trim(media.substr(0, slash))), Lower(Trim(media.substr(slash + 1))),
-                     1.0};
+    MediaRange range{Lower(TrimBlanks(media.substr(0, slash))),
+                     Lower(TrimBlanks(media.substr(slash + 1))), 1.0};
     bool valid = !range.type.empty() && !range.subtype.empty();
     while (semi != std::string_view::npos && valid) {
       std::size_t next = item.find(';', semi + 1);
-      std::string_view param = Trim(item.substr(
+      std::string_view param = TrimBlanks(item.substr(
           semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
       semi = next;
       std::size_t eq = param.find('=');
       if (eq == std::string_view::npos) {
         continue;
       }
-      if (Lower(Trim(param.substr(0, eq))) == "q") {
-        valid = ParseQ(Trim(param.substr(eq + 1)), &range.q);
+      if (Lower(TrimBlanks(param.substr(0, eq))) == "q") {
+        valid = ParseQ(TrimBlanks(param.substr(eq + 1)), &range.q);
       }
     }
     if (valid) {
@@ -190,15 +182,15 @@ bool AcceptsGzip(std::string_view accept_encoding) {
         start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     start = comma == std::string_view::npos ? accept_encoding.size() : comma + 1;
     std::size_t semi = item.find(';');
-    std::string_view coding = Trim(item.substr(0, semi));
+    std::string_view coding = TrimBlanks(item.substr(0, semi));
     double q = 1.0;
     while (semi != std::string_view::npos) {
       std::size_t next = item.find(';', semi + 1);
-      std::string_view param = Trim(item.substr(
+      std::string_view param = TrimBlanks(item.substr(
           semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
       semi = next;
       if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=' &&
-          !ParseQ(Trim(param.substr(2)), &q)) {
+          !ParseQ(TrimBlanks(param.substr(2)), &q)) {
         q = 0;  // a malformed weight does not accept
       }
     }

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -23,6 +24,9 @@
 #include <boost/beast/http.hpp>
 
 #include "auth/throttle.h"
+#include "http/coro_util.h"
+#include "http/form.h"
+#include "http/h2c.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 
@@ -71,16 +75,6 @@ std::string NormalizeAddress(std::string_view text) {
   return address.to_string();
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 RequestHead MakeHead(const bhttp::request_parser<bhttp::buffer_body>& parser,
                      const std::string& remote, int& transfer_encodings) {
   const auto& req = parser.get();
@@ -95,15 +89,6 @@ RequestHead MakeHead(const bhttp::request_parser<bhttp::buffer_body>& parser,
     head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   return head;
-}
-
-// Runs `fn` on the blocking pool and resumes the calling coroutine on its own executor with the
-// result: storage round trips, password hashes and upload hashing never hold a network thread.
-template <typename F>
-awaitable<std::invoke_result_t<F&>> OnPool(asio::thread_pool& pool, F fn) {
-  using Result = std::invoke_result_t<F&>;
-  co_return co_await asio::co_spawn(
-      pool, [&fn]() -> awaitable<Result> { co_return fn(); }, use_awaitable);
 }
 
 // The current time as an IMF-fixdate for the Date header, formatted at most once a second per
@@ -263,6 +248,16 @@ awaitable<bool> WriteResponse(Connection& conn, Response& res, bool keep_alive, 
   }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_buffer),
                                             asio::buffer(body.data(), body.size())};
+  if (res.file.valid() && !res.head_only && !no_body && length > 0) {
+    // The head of a sendfile body goes out with MSG_MORE, so the kernel sends it in one
+    // segment with the first bytes of the file instead of a small packet of its own (the
+    // socket has TCP_NODELAY). Whatever the socket does not take at once is written below.
+    const ssize_t sent = ::send(conn.socket.native_handle(), head_buffer.data(), head_buffer.size(),
+                                MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent > 0) {
+      buffers[0] += static_cast<std::size_t>(sent);
+    }
+  }
   conn.SetDeadline(timeout, Connection::Wait::kWrite);
   auto [ec, n] = co_await asio::async_write(conn.socket, buffers, kTuple);
   if (ec) {
@@ -377,7 +372,7 @@ std::optional<Response> RefusedFraming(const RequestHead& head, int transfer_enc
     return ErrorResponse(
         400, "Transfer-Encoding must end with chunked: refused (send Content-Length instead).");
   }
-  if (!beast::iequals(Trim(head.Header("Transfer-Encoding")), "chunked")) {
+  if (!beast::iequals(TrimBlanks(head.Header("Transfer-Encoding")), "chunked")) {
     return ErrorResponse(501, "Only 'Transfer-Encoding: chunked' is supported: no other codings.");
   }
   return std::nullopt;
@@ -598,6 +593,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
 
   beast::flat_buffer buffer;
   std::array<std::vector<char>, 2> chunks;  // upload body chunks, allocated by the first upload
+  bool first_read = !ops_only;  // h2c (h2c.h): the HTTP/2 preface may only open a connection
   while (true) {
     if (shared.stopping.load()) {
       break;  // shutting down: no further request on this connection
@@ -614,6 +610,23 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
         break;  // closed, reset or idle too long: nothing to answer
       }
       buffer.commit(n);
+      // HTTP/2 with prior knowledge: the connection is served as h2c until it ends (it stays
+      // in shared.live, and sends GOAWAY when shared.stopping is set).
+      // (A named context: GCC 12 miscompiles a braced temporary inside co_await.)
+      if (std::exchange(first_read, false)) {
+        const H2cContext h2c{.handlers = handlers,
+                             .options = options,
+                             .pool = shared.pool,
+                             .remote = remote,
+                             .trusted_peer = trusted_peer,
+                             .stopping = shared.stopping,
+                             .security_headers = kSecurityHeaders,
+                             .record = RecordRequest,
+                             .on_start = [&conn] { conn->ClearDeadline(); }};
+        if (co_await MaybeServeH2c(conn->socket, buffer, h2c)) {
+          co_return;
+        }
+      }
     }
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -647,7 +660,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
     RequestHead head = MakeHead(parser, remote, transfer_encodings);
     if (trusted_peer) {
       head.remote_address = ForwardedClientAddress(remote, head, options.trusted_proxies);
-      head.secure = beast::iequals(Trim(head.Header("X-Forwarded-Proto")), "https");
+      head.secure = beast::iequals(TrimBlanks(head.Header("X-Forwarded-Proto")), "https");
     }
     const Clock::time_point started = Clock::now();
     const InFlight in_flight;
@@ -1089,7 +1102,7 @@ std::string ForwardedClientAddress(std::string_view peer, const RequestHead& hea
     while (true) {
       const std::size_t comma = list.rfind(',');
       const std::string_view entry =
-          Trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+          TrimBlanks(comma == std::string_view::npos ? list : list.substr(comma + 1));
       std::string address = NormalizeAddress(entry);
       if (address.empty()) {
         return client;  // not an address: stop at the last hop we trust

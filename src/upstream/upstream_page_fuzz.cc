@@ -5,8 +5,9 @@
 // Checked on every page that parses: each file has a 64-digit lowercase hex sha256, an
 // http(s) URL without a fragment, a filename that is a distribution filename of "demo" with no
 // path separator or control character (it becomes a storage key), unique filenames, and a
-// metadata sha256 that is empty or 64 lowercase hex digits. ResolveUrl never crashes and keeps
-// an absolute http(s) base absolute.
+// metadata sha256 that is empty or 64 lowercase hex digits. ResolveUrl never crashes and its
+// result is absolute: the base's scheme, or the reference's own.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -57,7 +58,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       PYDEPOT_CHECK(file.metadata_sha256.empty() || IsLowerHex64(file.metadata_sha256));
     }
   }
+  // A reference resolves against the https base, unless it names a scheme of its own (then the
+  // result starts with that scheme, which the parsers drop unless it is http or https).
   const std::string resolved = pydepot::upstream::ResolveUrl(kPageUrl, body.substr(0, 512));
-  PYDEPOT_CHECK(resolved.starts_with("https://") || resolved.starts_with("http://"));
+  if (!resolved.starts_with("https://") && !resolved.starts_with("http://")) {
+    const std::size_t colon = resolved.find(':');
+    PYDEPOT_CHECK(colon != std::string::npos && colon > 0);
+    PYDEPOT_CHECK(std::isalpha(static_cast<unsigned char>(resolved[0])));
+    for (std::size_t i = 0; i < colon; ++i) {
+      const auto c = static_cast<unsigned char>(resolved[i]);
+      PYDEPOT_CHECK(std::isalnum(c) || c == '+' || c == '-' || c == '.');
+    }
+  }
   return 0;
 }

@@ -1,0 +1,426 @@
+#include "http/h2c.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+
+#include "auth/auth.h"
+#include "base/hash.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "http/handlers.h"
+#include "http/server.h"
+#include "index/index.h"
+#include "index/index_test_util.h"
+#include "storage/storage.h"
+
+namespace pydepot::http {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+TEST(MatchH2cPrefaceTest, WholePartialAndOther) {
+  EXPECT_EQ(MatchH2cPreface(kH2cPreface), PrefaceMatch::kYes);
+  EXPECT_EQ(MatchH2cPreface(std::string(kH2cPreface) + "\0\0\0\4"), PrefaceMatch::kYes);
+  EXPECT_EQ(MatchH2cPreface("P"), PrefaceMatch::kPartial);
+  EXPECT_EQ(MatchH2cPreface("PRI * HTTP/2.0\r\n"), PrefaceMatch::kPartial);
+  EXPECT_EQ(MatchH2cPreface("POST /legacy/ HTTP/1.1\r\n"), PrefaceMatch::kNo);
+  EXPECT_EQ(MatchH2cPreface("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"), PrefaceMatch::kNo);
+  EXPECT_EQ(MatchH2cPreface("GET / HTTP/1.1\r\n"), PrefaceMatch::kNo);
+  EXPECT_EQ(MatchH2cPreface(""), PrefaceMatch::kNo);
+}
+
+// True when Debian's curl speaks HTTP/2 (it does: libcurl is built with nghttp2).
+bool CurlHasHttp2() {
+  FILE* pipe = ::popen("curl -V 2>/dev/null", "r");
+  if (pipe == nullptr) {
+    return false;
+  }
+  std::string out;
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    out.append(buffer.data(), n);
+  }
+  ::pclose(pipe);
+  return out.find("HTTP2") != std::string::npos;
+}
+
+// Runs `command` with the shell; its standard output.
+std::string RunCommand(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return {};
+  }
+  std::string out;
+  std::array<char, 65536> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    out.append(buffer.data(), n);
+  }
+  ::pclose(pipe);
+  return out;
+}
+
+// A minimal front with h2c only: accepts connections on a strand each, reads the first bytes
+// and hands them to MaybeServeH2c, as the real server's session does; a connection that is not
+// h2c gets "HTTP/1.1 418" and the number of bytes it had sent.
+class H2cHarness {
+ public:
+  H2cHarness(Handlers& handlers, ServerOptions options)
+      : options_(std::move(options)), handlers_(handlers), acceptor_(io_) {
+    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(io_, Accept(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~H2cHarness() {
+    stopping_ = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // GOAWAY to idle clients
+    io_.stop();
+    thread_.join();
+    pool_.join();
+  }
+  H2cHarness(const H2cHarness&) = delete;
+  H2cHarness& operator=(const H2cHarness&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  int recorded() const { return recorded_.load(); }
+
+ private:
+  asio::awaitable<void> Accept() {
+    while (true) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_),
+                                                          asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        co_return;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, Connection(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Connection(tcp::socket socket) {
+    boost::beast::flat_buffer buffer;
+    auto [ec, n] =
+        co_await socket.async_read_some(buffer.prepare(512), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      co_return;
+    }
+    buffer.commit(n);
+    H2cContext context{
+        .handlers = handlers_,
+        .options = options_,
+        .pool = pool_,
+        .remote = "127.0.0.1",
+        .trusted_peer = false,
+        .stopping = stopping_,
+        .security_headers =
+            "X-Content-Type-Options: nosniff\r\n"
+            "X-Frame-Options: DENY\r\n",
+        .record = [this](const RequestHead&, const Response&, std::string_view,
+                         std::chrono::steady_clock::time_point, bool) { ++recorded_; },
+        .on_start = {}};
+    if (co_await MaybeServeH2c(socket, buffer, context)) {
+      co_return;
+    }
+    const std::string answer =
+        "HTTP/1.1 418 Not h2c\r\nContent-Length: 0\r\nX-Bytes: " + std::to_string(buffer.size()) +
+        "\r\nConnection: close\r\n\r\n";
+    co_await asio::async_write(socket, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  ServerOptions options_;
+  Handlers& handlers_;
+  asio::io_context io_;
+  asio::thread_pool pool_{2};
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> recorded_{0};
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+class H2cTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!CurlHasHttp2()) {
+      GTEST_SKIP() << "curl without HTTP/2";
+    }
+  }
+
+  void Start(std::int64_t max_upload_bytes = std::int64_t{1} << 30) {
+    auth::AuthenticatorOptions auth_options;
+    auth_options.argon2_ops_limit = crypto_pwhash_OPSLIMIT_MIN;
+    auth_options.argon2_mem_limit = crypto_pwhash_MEMLIMIT_MIN;
+    auto authenticator = auth::Authenticator::Create(*storage_, auth_options);
+    ASSERT_TRUE(authenticator.has_value());
+    auth_ = *std::move(authenticator);
+    ASSERT_TRUE(auth_->AddUser("reader", "reader-password", auth::Role::kRead).ok());
+    ASSERT_TRUE(auth_->AddUser("uploader", "uploader-password", auth::Role::kUpload).ok());
+    HandlerOptions handler_options;
+    handler_options.temp_dir = spool_.path();
+    handler_options.max_upload_bytes = max_upload_bytes;
+    handlers_ = std::make_unique<Handlers>(*index_, *auth_, handler_options);
+    ServerOptions options;
+    options.idle_timeout = std::chrono::seconds(2);
+    harness_ = std::make_unique<H2cHarness>(*handlers_, options);
+  }
+
+  void TearDown() override { harness_.reset(); }
+
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(harness_->port()) + std::string(path);
+  }
+
+  // curl over h2c: "<http_version> <status>" and the response headers and body in files.
+  std::string Curl(const std::string& args) {
+    return RunCommand(std::string(std::getenv("H2C_CURL_DEBUG") ? "curl -v " : "curl ") +
+                      "-sS --max-time 60 --http2-prior-knowledge -D " +
+                      (work_.path() / "headers").string() + " -o " +
+                      (work_.path() / "body").string() + " -w '%{http_version} %{http_code}' " +
+                      args + " 2>&1");
+  }
+  std::string Headers() { return index::testing::ReadWholeFile(work_.path() / "headers"); }
+  std::string Body() { return index::testing::ReadWholeFile(work_.path() / "body"); }
+
+  // A wheel of about `size` bytes that does not compress.
+  static std::string BigWheel(std::size_t size) {
+    std::mt19937_64 random(42);
+    std::string payload(size, '\0');
+    for (char& c : payload) {
+      c = static_cast<char>(random());
+    }
+    return index::testing::Wheel("demo", "1.0", index::testing::Metadata("demo", "1.0"), payload);
+  }
+
+  std::string UploadArgs(const std::filesystem::path& file, std::string_view sha256) {
+    return "-u uploader:uploader-password -F :action=file_upload -F protocol_version=1 "
+           "-F name=demo -F version=1.0 -F filetype=bdist_wheel -F pyversion=py3 "
+           "-F metadata_version=2.1 -F sha256_digest=" +
+           std::string(sha256) + " -F 'content=@" + file.string() + "' " + Url("/legacy/");
+  }
+
+  index::testing::TempDir spool_;
+  index::testing::TempDir work_;
+  std::unique_ptr<storage::Storage> storage_ = storage::NewMemStorage();
+  std::unique_ptr<index::Index> index_ = index::Index::Create(*storage_);
+  std::unique_ptr<auth::Authenticator> auth_;
+  std::unique_ptr<Handlers> handlers_;
+  std::unique_ptr<H2cHarness> harness_;
+};
+
+TEST_F(H2cTest, GetOverHttp2WithTheSecurityHeaders) {
+  Start();
+  EXPECT_EQ(Curl(Url("/healthz")), "2 200");
+  const std::string headers = Headers();
+  EXPECT_THAT(headers, StartsWith("HTTP/2 200"));
+  EXPECT_THAT(headers, HasSubstr("x-content-type-options: nosniff\r\n"));
+  EXPECT_THAT(headers, HasSubstr("x-frame-options: DENY\r\n"));
+  EXPECT_THAT(headers, HasSubstr("x-request-id: "));
+  EXPECT_THAT(headers, HasSubstr("server: pydepot\r\n"));
+  EXPECT_THAT(headers, Not(HasSubstr("connection:")));
+  // Credentials are checked as over HTTP/1.1.
+  EXPECT_EQ(Curl(Url("/simple/")), "2 401");
+  EXPECT_EQ(Curl("-u reader:reader-password " + Url("/simple/")), "2 200");
+  EXPECT_THAT(Body(), HasSubstr("<html"));
+  EXPECT_EQ(Curl("-I -u reader:reader-password " + Url("/simple/")), "2 200");
+  EXPECT_THAT(Headers(), HasSubstr("content-length: "));
+  EXPECT_THAT(Headers(), Not(HasSubstr("<html")));
+}
+
+TEST_F(H2cTest, UploadStreamsThroughFlowControlAndDownloadsMatch) {
+  Start();
+  const std::string wheel = BigWheel(12 << 20);  // three times the upload window
+  const auto file = work_.path() / "demo-1.0-py3-none-any.whl";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out.write(wheel.data(), static_cast<std::streamsize>(wheel.size()));
+  }
+  const std::string sha256 = ComputeDigests(wheel).sha256;
+  EXPECT_EQ(Curl(UploadArgs(file, sha256)), "2 200") << Body();
+  // Listed, with its hash.
+  EXPECT_EQ(Curl("-u reader:reader-password -H 'Accept: application/vnd.pypi.simple.v1+json' " +
+                 Url("/simple/demo/")),
+            "2 200");
+  EXPECT_THAT(Body(), HasSubstr(sha256));
+  // Downloaded byte for byte (a store stream: read on the pool as the window allows).
+  EXPECT_EQ(Curl("-u reader:reader-password " + Url("/files/demo/demo-1.0-py3-none-any.whl")),
+            "2 200");
+  EXPECT_TRUE(Body() == wheel) << Body().size() << " bytes";
+  // The same bytes again: 200, nothing changes.
+  EXPECT_EQ(Curl(UploadArgs(file, sha256)), "2 200") << Body();
+}
+
+// nghttp (Debian's nghttp2-client): curl 7.88 cannot reuse a prior-knowledge connection
+// (curl issue 10634).
+TEST_F(H2cTest, StreamsOfOneConnectionRunTogether) {
+  if (RunCommand("command -v nghttp").empty()) {
+    GTEST_SKIP() << "no nghttp";
+  }
+  Start();
+  std::string urls;
+  for (int i = 0; i < 20; ++i) {
+    urls += " " + Url((i % 2 == 0 ? "/healthz?" : "/simple/?") + std::to_string(i));
+  }
+  const std::string out = RunCommand(
+      "timeout 60 nghttp -nv -H 'authorization: Basic cmVhZGVyOnJlYWRlci1wYXNzd29yZA==' " + urls +
+      " 2>&1");
+  int answered = 0;
+  int connects = 0;
+  for (std::size_t pos = out.find(":status: 200"); pos != std::string::npos;
+       pos = out.find(":status: 200", pos + 1)) {
+    ++answered;
+  }
+  for (std::size_t pos = out.find("] Connected"); pos != std::string::npos;
+       pos = out.find("] Connected", pos + 1)) {
+    ++connects;
+  }
+  EXPECT_EQ(answered, 20) << out;
+  EXPECT_EQ(connects, 1);
+}
+
+TEST_F(H2cTest, UploadAboveTheLimitIs413AndTheConnectionLivesOn) {
+  Start(1 << 20);
+  const std::string wheel = BigWheel(3 << 20);
+  const auto file = work_.path() / "demo-1.0-py3-none-any.whl";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out.write(wheel.data(), static_cast<std::streamsize>(wheel.size()));
+  }
+  EXPECT_EQ(Curl(UploadArgs(file, ComputeDigests(wheel).sha256)), "2 413");
+  EXPECT_THAT(Body(), HasSubstr("too large"));
+  EXPECT_EQ(Curl("-u reader:reader-password " + Url("/simple/demo/")), "2 404");
+}
+
+class RawSocket {
+ public:
+  explicit RawSocket(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    EXPECT_EQ(::connect(fd_, reinterpret_cast<const sockaddr*>(&remote), sizeof(remote)), 0);
+    timeval timeout{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~RawSocket() { ::close(fd_); }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  void Send(std::string_view data) {
+    ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(data.size()));
+  }
+  std::string ReadAll() {
+    std::string out;
+    std::array<char, 4096> buffer{};
+    while (true) {
+      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+      if (n <= 0) {
+        break;
+      }
+      out.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+};
+
+TEST_F(H2cTest, APrefaceInPiecesIsWaitedFor) {
+  Start();
+  RawSocket socket(harness_->port());
+  socket.Send(kH2cPreface.substr(0, 5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  socket.Send(kH2cPreface.substr(5));
+  socket.Send(std::string_view("\0\0\0\4\0\0\0\0\0", 9));  // an empty SETTINGS frame
+  // The server's SETTINGS, then (idle for 2 s) a GOAWAY, then the close.
+  const std::string answer = socket.ReadAll();
+  ASSERT_GE(answer.size(), 9U);
+  EXPECT_EQ(answer[3], '\4');
+  EXPECT_NE(answer.find(std::string_view("\x07\0\0\0\0\0", 6)), std::string::npos);
+}
+
+TEST_F(H2cTest, OtherBytesAreLeftForHttp1) {
+  Start();
+  RawSocket socket(harness_->port());
+  socket.Send("PR");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  socket.Send("OPFIND / HTTP/1.1\r\n\r\n");
+  const std::string answer = socket.ReadAll();
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 418"));
+  EXPECT_THAT(answer, HasSubstr("X-Bytes: 23\r\n"));  // every byte read stays in the buffer
+}
+
+TEST_F(H2cTest, GarbageAfterThePrefaceEndsWithGoaway) {
+  Start();
+  RawSocket socket(harness_->port());
+  socket.Send(std::string(kH2cPreface) + "this is not a frame at all, not at all");
+  const std::string answer = socket.ReadAll();
+  // SETTINGS, then a GOAWAY frame (type 7), then the close.
+  EXPECT_NE(answer.find(std::string_view("\x07\0\0\0\0\0", 6)), std::string::npos);
+}
+
+// The real server: h2c and HTTP/1.1 on one port, and h2c connections end with the shutdown.
+TEST_F(H2cTest, TheServerSpeaksBothOnOnePort) {
+  Start();
+  ServerOptions options;
+  options.port = 0;
+  options.io_threads = 2;
+  options.threads = 2;
+  options.shutdown_timeout = std::chrono::seconds(10);
+  auto server = Server::Create(options, *handlers_);
+  ASSERT_TRUE(server.has_value()) << server.error();
+  std::thread thread([&] { (*server)->Run(); });
+  const std::string base = "http://127.0.0.1:" + std::to_string((*server)->port());
+  EXPECT_EQ(
+      RunCommand("curl -sS --max-time 60 --http2-prior-knowledge -o /dev/null -w '%{http_version} "
+                 "%{http_code}' -u reader:reader-password " +
+                 base + "/simple/ 2>&1"),
+      "2 200");
+  EXPECT_EQ(
+      RunCommand(
+          "curl -sS --max-time 60 --http1.1 -o /dev/null -w '%{http_version} %{http_code}' -u "
+          "reader:reader-password " +
+          base + "/simple/ 2>&1"),
+      "1.1 200");
+  // An idle h2c connection does not hold up the shutdown (GOAWAY, then the close).
+  RawSocket idle((*server)->port());
+  idle.Send(kH2cPreface);
+  idle.Send(std::string_view("\0\0\0\4\0\0\0\0\0", 9));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto stop_started = std::chrono::steady_clock::now();
+  (*server)->Stop();
+  const std::string answer = idle.ReadAll();
+  EXPECT_NE(answer.find(std::string_view("\x07\0\0\0\0\0", 6)), std::string::npos);
+  thread.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace pydepot::http
