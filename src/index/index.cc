@@ -257,24 +257,6 @@ StatusOr<std::pair<Digests, std::int64_t>> FileDigests(const std::filesystem::pa
   return std::make_pair(hasher.Finish(), size);
 }
 
-// The upload form's pyversion for an imported file, as PyPI lists old files: the wheel's python
-// tags, "source" for sdists, the Python version a legacy binary names, else "any".
-std::string ImportedPythonVersion(const model::DistFilename& name) {
-  switch (name.kind) {
-    case model::DistKind::kWheel: {
-      std::string out;
-      for (const std::string& tag : name.python_tags) {
-        out += (out.empty() ? "" : ".") + tag;
-      }
-      return out;
-    }
-    case model::DistKind::kSdist:
-      return "source";
-    default:
-      return name.legacy_python.empty() ? "any" : name.legacy_python;
-  }
-}
-
 // An imported file's metadata, or why there is none.
 struct ImportedMetadata {
   std::optional<model::CoreMetadata> metadata;
@@ -620,7 +602,7 @@ class IndexImpl final : public Index {
     file.newest = false;
     file.one_sdist_per_release = false;
     const std::int64_t when = upload_time_micros > 0 ? upload_time_micros : options_.now_micros();
-    file.entry = MakeFileEntry(*parsed, std::string(filename), ImportedPythonVersion(*parsed),
+    file.entry = MakeFileEntry(*parsed, std::string(filename), model::PyVersionField(*parsed),
                                digests.second, digests.first, when, uploader);
     UploadOutcome outcome{parsed->project, std::string(filename), false, ""};
     PYDEPOT_ASSIGN_OR_RETURN(const bool listed, CheckAgainstStored(file));

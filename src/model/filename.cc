@@ -541,4 +541,20 @@ bool IsPep625SdistFilename(std::string_view filename) {
   return version.has_value() && version->Canonical() == version_part;
 }
 
+std::string PyVersionField(const DistFilename& name) {
+  switch (name.kind) {
+    case DistKind::kWheel: {
+      std::string out;
+      for (const std::string& tag : name.python_tags) {
+        out += (out.empty() ? "" : ".") + tag;
+      }
+      return out;
+    }
+    case DistKind::kSdist:
+      return "source";
+    default:
+      return name.legacy_python.empty() ? "any" : name.legacy_python;
+  }
+}
+
 }  // namespace pydepot::model

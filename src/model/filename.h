@@ -88,6 +88,10 @@ StatusOr<DistFilename> ParseSdistFilename(std::string_view filename, std::string
 // '.' and a letter (the platform), unless the whole is a version.
 StatusOr<DistFilename> ParseDistFilename(std::string_view filename, std::string_view project = {});
 
+// The upload form's pyversion for `name`, as PyPI lists files: the wheel's python tags joined
+// by '.', "source" for sdists, the Python version a legacy binary names, else "any".
+std::string PyVersionField(const DistFilename& name);
+
 // True when `filename` is a PEP 625 sdist name: `{normalized_name with _}-{canonical version}`
 // followed by ".tar.gz".
 bool IsPep625SdistFilename(std::string_view filename);

@@ -367,5 +367,12 @@ TEST(DistFilenameTest, NeverCrashesOnOddInput) {
   }
 }
 
+TEST(PyVersionFieldTest, AsPyPiListsFiles) {
+  EXPECT_EQ(PyVersionField(*ParseDistFilename("foo-1.0-py2.py3-none-any.whl")), "py2.py3");
+  EXPECT_EQ(PyVersionField(*ParseDistFilename("foo-1.0.tar.gz")), "source");
+  EXPECT_EQ(PyVersionField(*ParseDistFilename("foo-1.0-py2.7.egg")), "2.7");
+  EXPECT_EQ(PyVersionField(*ParseDistFilename("foo-1.0.win32.exe", "foo")), "any");
+}
+
 }  // namespace
 }  // namespace pydepot::model

@@ -49,24 +49,6 @@ bool IsSha256Hex(std::string_view text) {
          });
 }
 
-// The upload form's pyversion for a file, as PyPI lists it: the wheel's python tags, "source"
-// for sdists, the Python version a legacy binary names, else "any".
-std::string PythonVersion(const model::DistFilename& name) {
-  switch (name.kind) {
-    case model::DistKind::kWheel: {
-      std::string out;
-      for (const std::string& tag : name.python_tags) {
-        out += (out.empty() ? "" : ".") + tag;
-      }
-      return out;
-    }
-    case model::DistKind::kSdist:
-      return "source";
-    default:
-      return name.legacy_python.empty() ? "any" : name.legacy_python;
-  }
-}
-
 // The upstream project as a project document: one FileEntry per file pydepot can serve (a
 // sha256 to check it against, a distribution filename of the project, a usable key), in the
 // order local documents keep, with a minimal ReleaseInfo per release.
@@ -90,7 +72,7 @@ doc::ProjectDoc ToProjectDoc(const UpstreamProject& project) {
     entry.version = parsed->version.Canonical();
     entry.release_key = parsed->version.ReleaseKey();
     entry.filetype = std::string(model::DistKindFiletype(parsed->kind));
-    entry.python_version = PythonVersion(*parsed);
+    entry.python_version = model::PyVersionField(*parsed);
     entry.size = std::max<std::int64_t>(file.size, 0);
     entry.sha256 = file.sha256;
     entry.upload_time_micros = file.upload_time_micros;
