@@ -36,19 +36,38 @@ suite() {
   record $? "$name"
 }
 
+rgw_port=
 cleanup() {
   [ -n "${PYDEPOT_GCS_STANDIN_DIR:-}" ] && scripts/gcs/stop-standin.sh >/dev/null 2>&1
   scripts/s3/stop-moto.sh >/dev/null 2>&1
-  scripts/s3/stop-radosgw.sh >/dev/null 2>&1
+  [ -n "$rgw_port" ] && S3_PORT=$rgw_port scripts/s3/stop-radosgw.sh >/dev/null 2>&1
+  rm -f "$rgw_log"
 }
+rgw_log=$(mktemp)
 trap cleanup EXIT
 
+# radosgw: up to three tries, each on fresh ports and a fresh data directory. What a failed try
+# printed is repeated at the very end, where a CI log that keeps only its tail still shows it.
+start_radosgw() {
+  local port attempt=1
+  for port in 17480 17580 17680; do
+    rgw_port=$port
+    if s3_env=$(S3_PORT=$port scripts/s3/start-radosgw.sh 2>"$rgw_log.try"); then
+      cat "$rgw_log.try" >&2
+      rm -f "$rgw_log.try"
+      eval "$s3_env"
+      return 0
+    fi
+    { echo "--- radosgw, try $attempt (port $port):"; cat "$rgw_log.try"; } | tee -a "$rgw_log" >&2
+    rm -f "$rgw_log.try"
+    attempt=$((attempt + 1))
+  done
+  rgw_port=
+  return 1
+}
+
 echo "=== starting test servers"
-if s3_env=$(scripts/s3/start-radosgw.sh); then
-  eval "$s3_env"
-else
-  record 1 "start radosgw"
-fi
+start_radosgw || record 1 "start radosgw"
 if gcs_env=$(scripts/gcs/start-standin.sh); then
   eval "$gcs_env"
 else
@@ -99,6 +118,10 @@ fi
 suite "fuzz (${FUZZ_SECONDS}s per target)" scripts/fuzz.sh "$FUZZ_SECONDS"
 
 echo
+if [ -s "$rgw_log" ]; then
+  echo "radosgw failed to start at least once; what it printed:"
+  tail -n 120 "$rgw_log"
+fi
 if [ $failed -gt 0 ]; then
   echo "failed suites: ${failed_names[*]}"
 fi

@@ -56,8 +56,20 @@ fi
 t0=$(date +%s.%N)
 ts() { awk "BEGIN{printf \"%.1f\", $(date +%s.%N)-$t0}"; }
 started=0
-cleanup() { [ $started = 1 ] || CEPH_ROOT=$ROOT "$HERE/stop-radosgw.sh" >&2 || true; }
+# On any failure: say which step failed and show the end of each daemon's log (CI keeps only
+# stderr), then stop what was started.
+cleanup() {
+  [ $started = 1 ] && return
+  log "failed after $(ts)s; the end of each log in $ROOT/log:"
+  for f in "$ROOT"/log/*.log; do
+    [ -f "$f" ] || continue
+    echo "----- $f" >&2
+    tail -n 25 "$f" >&2
+  done
+  CEPH_ROOT=$ROOT "$HERE/stop-radosgw.sh" >&2 || true
+}
 trap cleanup EXIT
+trap 'log "step failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 mkdir -p "$ROOT"/{run,log,mon/a,osd/0}
 FSID=$(cat /proc/sys/kernel/random/uuid)
@@ -115,19 +127,31 @@ ceph-mon -c "$C" --mkfs -i a --monmap "$ROOT/monmap" --keyring "$ROOT/keyring"
 ceph-mon -c "$C" -i a
 log "mon up at $(ts)s"
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
-ID=$(ceph -c "$C" osd new "$OSD_UUID")
-ceph-osd -c "$C" -i "$ID" --mkfs --osd-uuid "$OSD_UUID" >/dev/null 2>&1
+ID=$(timeout 120 ceph -c "$C" --connect-timeout 60 osd new "$OSD_UUID")
+ceph-osd -c "$C" -i "$ID" --mkfs --osd-uuid "$OSD_UUID" >"$ROOT/log/osd-mkfs.log" 2>&1
 ceph-osd -c "$C" -i "$ID"
-for _ in $(seq 1 300); do ceph -c "$C" osd stat 2>/dev/null | grep -q '1 up' && break; sleep 0.2; done
-ceph -c "$C" osd stat 2>/dev/null | grep -q '1 up' || { log "the OSD did not come up"; exit 1; }
+osd_up() { timeout 20 ceph -c "$C" --connect-timeout 10 osd stat 2>/dev/null | grep -q '1 up'; }
+deadline=$((SECONDS + 120))
+until osd_up; do
+  [ $SECONDS -lt $deadline ] || { log "the OSD did not come up in 120 s"; exit 1; }
+  sleep 0.2
+done
 log "osd up at $(ts)s"
 radosgw -c "$C" -n client.rgw.test
-for _ in $(seq 1 600); do curl -s -o /dev/null "$ENDPOINT/" && break; sleep 0.2; done
-curl -s -o /dev/null "$ENDPOINT/" || { log "radosgw did not answer; see $ROOT/log/rgw.log"; exit 1; }
+deadline=$((SECONDS + 180))
+until curl -s -o /dev/null --max-time 5 "$ENDPOINT/"; do
+  [ $SECONDS -lt $deadline ] || { log "radosgw did not answer in 180 s"; exit 1; }
+  sleep 0.2
+done
 log "rgw listening at $(ts)s"
-radosgw-admin -c "$C" user create --uid=pydepot --display-name=pydepot --access-key="$AK" \
+timeout 120 radosgw-admin -c "$C" user create --uid=pydepot --display-name=pydepot --access-key="$AK" \
   --secret-key="$SK" >/dev/null
-S3_PORT=$S3_PORT RGW_ACCESS_KEY=$AK RGW_SECRET_KEY=$SK "$HERE/make-bucket.sh" "$BUCKET" >&2
+# The new user can take a moment to be seen by radosgw: a few tries.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  S3_PORT=$S3_PORT RGW_ACCESS_KEY=$AK RGW_SECRET_KEY=$SK "$HERE/make-bucket.sh" "$BUCKET" >&2 && break
+  [ $try -lt 10 ] || { log "could not create bucket $BUCKET"; exit 1; }
+  sleep 1
+done
 started=1
 log "radosgw up on $ENDPOINT in $(ts)s (data in $ROOT)"
 print_env
