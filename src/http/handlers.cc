@@ -32,11 +32,15 @@ namespace json = boost::json;
 using namespace internal;  // NOLINT(google-build-using-namespace): this module's own helpers
 
 namespace {
+// ASCII only, as header names are (std::tolower is a call into the locale per character: this
+// runs for every header lookup of every request).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  constexpr auto lower = [](unsigned char c) {
+    return static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+  };
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [&](unsigned char x, unsigned char y) { return lower(x) == lower(y); });
 }
 }  // namespace
 
@@ -305,22 +309,24 @@ Response PageResponse(const RequestHead& head, std::shared_ptr<const void> owner
   const bool gzip = compressible && AcceptsGzip(head.Header("Accept-Encoding"));
   const std::string& etag = gzip ? page.gzip_etag : page.etag;
   Response res;
-  res.headers.reserve(6);
-  res.SetHeader("ETag", etag);
-  res.SetHeader("Cache-Control", std::string(cache_control));
+  // A fresh response: the headers are appended, not looked up first (the hot path of every
+  // page). Room for the caller's X-PyPI-Last-Serial and the server's X-Request-Id.
+  res.headers.reserve(8);
+  res.headers.emplace_back("ETag", etag);
+  res.headers.emplace_back("Cache-Control", cache_control);
   if (vary_accept) {
-    res.SetHeader(
+    res.headers.emplace_back(
         "Vary", compressible ? "Accept, Authorization, Accept-Encoding" : "Accept, Authorization");
   } else if (compressible) {
-    res.SetHeader("Vary", "Accept-Encoding");
+    res.headers.emplace_back("Vary", "Accept-Encoding");
   }
   if (IfNoneMatchHits(head.Header("If-None-Match"), etag)) {
     res.status = 304;
     return res;
   }
-  res.SetHeader("Content-Type", std::string(content_type));
+  res.headers.emplace_back("Content-Type", content_type);
   if (gzip) {
-    res.SetHeader("Content-Encoding", "gzip");
+    res.headers.emplace_back("Content-Encoding", "gzip");
   }
   // A large page goes out with sendfile from its sealed memfd: one copy fewer than write(2).
   const auto& sealed = gzip ? page.gzip_file : page.body_file;
@@ -607,12 +613,12 @@ std::string UnavailableMessage(const Status& status) {
   return "Index unavailable; retry.";
 }
 
-std::string PageCacheControl(bool authenticated) {
+std::string_view PageCacheControl(bool authenticated) {
   // Pages change on upload and yank: clients must revalidate (cheap: 304 on the ETag).
   return authenticated ? "private, no-cache" : "public, no-cache";
 }
 
-std::string FileCacheControl(bool authenticated) {
+std::string_view FileCacheControl(bool authenticated) {
   // Files never change once stored (FILE-03).
   return authenticated ? "private, max-age=365000000, immutable"
                        : "public, max-age=365000000, immutable";
@@ -881,7 +887,7 @@ Response Handlers::SimpleProject(const RequestHead& head, std::string_view name,
                                                             : render::kContentTypeHtml;
   Response res =
       PageResponse(head, *project, page, type, PageCacheControl(!who.user.empty()), true);
-  res.SetHeader("X-PyPI-Last-Serial", std::to_string(view.doc.serial));
+  res.headers.emplace_back("X-PyPI-Last-Serial", std::to_string(view.doc.serial));
   return res;
 }
 
@@ -928,7 +934,7 @@ Response Handlers::File(const RequestHead& head, std::string_view project,
   const std::string etag = "\"" + (metadata ? entry->metadata_sha256 : entry->sha256) + "\"";
   Response res;
   res.SetHeader("ETag", etag);
-  res.SetHeader("Cache-Control", FileCacheControl(!who.user.empty()));
+  res.SetHeader("Cache-Control", std::string(FileCacheControl(!who.user.empty())));
   res.SetHeader("Accept-Ranges", "bytes");
   if (IfNoneMatchHits(head.Header("If-None-Match"), etag)) {
     res.status = 304;
@@ -1093,7 +1099,7 @@ Response Handlers::PypiJson(const RequestHead& head, std::string_view project,
       return ErrorResponse(404, "Release not found.");
     }
     res.SetHeader("Content-Type", "application/json");
-    res.SetHeader("Cache-Control", PageCacheControl(!who.user.empty()));
+    res.SetHeader("Cache-Control", std::string(PageCacheControl(!who.user.empty())));
     res.body = *std::move(body);
   }
   res.SetHeader("X-PyPI-Last-Serial", std::to_string((*view)->doc.serial));
@@ -1125,7 +1131,7 @@ Response Handlers::HumanProject(const RequestHead& head, std::string_view name,
       return ErrorResponse(404, "Release not found.");
     }
     Response res = HtmlResponse(200, *std::move(page));
-    res.SetHeader("Cache-Control", PageCacheControl(!who.user.empty()));
+    res.SetHeader("Cache-Control", std::string(PageCacheControl(!who.user.empty())));
     return res;
   }
   return PageResponse(head, *view, (*view)->human_html, render::kContentTypeHtml,

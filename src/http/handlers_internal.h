@@ -40,7 +40,7 @@ bool HasRelease(const doc::ProjectDoc& doc, std::string_view version);
 // The message of a 503 for a store or upstream failure.
 std::string UnavailableMessage(const Status& status);
 // Cache-Control of pages and files, public or private.
-std::string PageCacheControl(bool authenticated);
-std::string FileCacheControl(bool authenticated);
+std::string_view PageCacheControl(bool authenticated);
+std::string_view FileCacheControl(bool authenticated);
 
 }  // namespace pydepot::http::internal

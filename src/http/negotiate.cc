@@ -128,7 +128,7 @@ OfferScore Score(const std::vector<MediaRange>& ranges, std::string_view type,
 
 }  // namespace
 
-SimpleFormat NegotiateSimpleFormat(std::string_view accept) {
+SimpleFormat NegotiateSimpleFormatUncached(std::string_view accept) {
   std::vector<MediaRange> ranges = ParseAccept(accept);
   if (ranges.empty()) {
     return SimpleFormat::kHtml;
@@ -156,6 +156,35 @@ SimpleFormat NegotiateSimpleFormat(std::string_view accept) {
     }
   }
   return SimpleFormat::kHtml;
+}
+
+SimpleFormat NegotiateSimpleFormat(std::string_view accept) {
+  // Clients send a handful of distinct Accept headers (pip's, uv's, a browser's), each on every
+  // request: the last few answers are kept per thread, so a warm page costs a string compare
+  // instead of a parse (which allocates). Long headers are never kept.
+  struct Entry {
+    std::string accept;
+    SimpleFormat format = SimpleFormat::kHtml;
+    bool used = false;
+  };
+  constexpr std::size_t kEntries = 4;
+  constexpr std::size_t kLongest = 256;
+  thread_local std::array<Entry, kEntries> cache;
+  thread_local std::size_t next = 0;
+  for (const Entry& entry : cache) {
+    if (entry.used && entry.accept == accept) {
+      return entry.format;
+    }
+  }
+  const SimpleFormat format = NegotiateSimpleFormatUncached(accept);
+  if (accept.size() <= kLongest) {
+    Entry& entry = cache[next];
+    next = (next + 1) % kEntries;
+    entry.accept.assign(accept);
+    entry.format = format;
+    entry.used = true;
+  }
+  return format;
 }
 
 bool PrefersJsonErrors(std::string_view accept) {

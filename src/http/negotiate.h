@@ -16,7 +16,10 @@ enum class SimpleFormat {
 // as v1); q=0 refuses. The highest q wins; ties between explicitly named types prefer JSON, then
 // v1+html, then text/html; when only wildcards matched, or nothing is acceptable, the answer is
 // text/html (PyPI's fallback, never 406).
+// Answers for recent Accept headers are cached per thread; the same as
+// NegotiateSimpleFormatUncached, which always parses.
 SimpleFormat NegotiateSimpleFormat(std::string_view accept);
+SimpleFormat NegotiateSimpleFormatUncached(std::string_view accept);
 
 // True when the client asked for JSON errors (`application/json` with a q above every text type
 // it named), as uv does for upload errors (STANDARDS UP-11).

@@ -269,6 +269,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Answers answers = Ask(header);
 
   PYDEPOT_CHECK(answers.format == RefNegotiate(header));
+  // The per-thread cache: a second ask (a hit, when short enough) and the uncached parse agree.
+  PYDEPOT_CHECK(NegotiateSimpleFormat(header) == answers.format);
+  PYDEPOT_CHECK(pydepot::http::NegotiateSimpleFormatUncached(header) == answers.format);
   PYDEPOT_CHECK(answers.json_errors == RefPrefersJsonErrors(header));
   PYDEPOT_CHECK(answers.gzip == RefAcceptsGzip(header));
 

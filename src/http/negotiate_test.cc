@@ -1,5 +1,9 @@
 #include "http/negotiate.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace pydepot::http {
@@ -33,6 +37,32 @@ TEST(NegotiateTest, StandardVectors) {
   };
   for (const auto& c : cases) {
     EXPECT_EQ(NegotiateSimpleFormat(c.accept), c.want) << c.accept;
+  }
+}
+
+// The per-thread cache of recent answers: asked over and over, in turns, with more distinct
+// headers than it keeps (so entries are replaced), the cached answer is always the parsed one.
+TEST(NegotiateTest, CachedAnswersMatchTheParse) {
+  const std::string long_json =
+      std::string(300, ' ') + "application/vnd.pypi.simple.v1+json";  // too long to be kept
+  const std::vector<std::pair<std::string, SimpleFormat>> headers = {
+      {"application/vnd.pypi.simple.v1+json", SimpleFormat::kJson},
+      {"text/html", SimpleFormat::kHtml},
+      {"application/vnd.pypi.simple.v1+html", SimpleFormat::kHtmlV1},
+      {"application/vnd.pypi.simple.v1+json;q=0, text/html", SimpleFormat::kHtml},
+      {"application/vnd.pypi.simple.latest+json", SimpleFormat::kJson},
+      {"APPLICATION/VND.PYPI.SIMPLE.V1+HTML", SimpleFormat::kHtmlV1},
+      {long_json, SimpleFormat::kJson},
+      {"", SimpleFormat::kHtml},
+  };
+  for (int round = 0; round < 5; ++round) {
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+      // Different orders per round, so hits and replacements interleave.
+      const auto& [accept, want] = headers[(i * (round + 1)) % headers.size()];
+      EXPECT_EQ(NegotiateSimpleFormat(accept), want) << accept;
+      EXPECT_EQ(NegotiateSimpleFormat(accept), want) << accept;
+      EXPECT_EQ(NegotiateSimpleFormatUncached(accept), want) << accept;
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 #include "ops/log.h"
 
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -87,6 +89,30 @@ TEST(LogTest, RequestIds) {
     EXPECT_TRUE(IsAcceptableRequestId(id));
   }
   EXPECT_NE(RequestIdFrom("", ""), RequestIdFrom("", ""));
+}
+
+TEST(LogTest, NewRequestIdsAreUniqueAcrossThreads) {
+  std::vector<std::string> ids[4];
+  std::vector<std::thread> threads;
+  for (auto& out : ids) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < 1000; ++i) {
+        out.push_back(RequestIdFrom("", ""));
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  std::set<std::string> all;
+  for (const auto& out : ids) {
+    for (const auto& id : out) {
+      EXPECT_EQ(id.size(), 32u);
+      EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+      all.insert(id);
+    }
+  }
+  EXPECT_EQ(all.size(), 4000u);
 }
 
 TEST(LogTest, LogUsesTheScopedRequestIdAndTheConfiguredFormat) {
