@@ -11,6 +11,9 @@
 
 #include <boost/json.hpp>
 
+#include "base/strings.h"
+#include "storage/curl_global.h"
+
 #include <curl/curl.h>
 
 namespace pydepot::storage::gcs {
@@ -19,31 +22,6 @@ namespace {
 constexpr long kConnectTimeoutSeconds = 10;  // NOLINT(google-runtime-int)
 // A transfer below 1 byte/s for this long has stalled.
 constexpr long kStallSeconds = 60;  // NOLINT(google-runtime-int)
-
-// curl_global_init is not thread-safe everywhere: run it once, before the first handle.
-CURLcode GlobalInit() {
-  static const CURLcode kResult = curl_global_init(CURL_GLOBAL_DEFAULT);
-  return kResult;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // The URL without its query, for messages: session URIs carry their upload id there.
 std::string_view WithoutQuery(std::string_view url) { return url.substr(0, url.find('?')); }
@@ -72,8 +50,8 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
   }
   std::size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    transfer->response.headers.emplace_back(Lower(Trim(line.substr(0, colon))),
-                                            std::string(Trim(line.substr(colon + 1))));
+    transfer->response.headers.emplace_back(AsciiLower(TrimHeaderBlanks(line.substr(0, colon))),
+                                            std::string(TrimHeaderBlanks(line.substr(colon + 1))));
   }
   return size * count;
 }
@@ -148,7 +126,7 @@ struct HttpClient::Share {
 };
 
 HttpClient::HttpClient() : share_(std::make_unique<Share>()) {
-  if (GlobalInit() != CURLE_OK) {
+  if (CurlGlobalInit() != CURLE_OK) {
     return;  // Send reports it
   }
   share_->handle = curl_share_init();
@@ -243,7 +221,7 @@ StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   }
   if (code != CURLE_OK) {
     std::string detail = error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(code);
-    return UnavailableError(what + ": " + std::string(Trim(detail)));
+    return UnavailableError(what + ": " + std::string(TrimHeaderBlanks(detail)));
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);

@@ -34,21 +34,6 @@ bool IsValidBucketName(std::string_view name) {
   return true;
 }
 
-// Reads `count` digits at `pos` of `text`; -1 when they are not all digits.
-int Digits(std::string_view text, std::size_t pos, std::size_t count) {
-  if (pos + count > text.size()) {
-    return -1;
-  }
-  int value = 0;
-  for (std::size_t i = pos; i < pos + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') {
-      return -1;
-    }
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
 // "20190201T090000Z", the basic ISO 8601 form V4 signing uses.
 std::string BasicIsoTime(std::chrono::system_clock::time_point when) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(when);
@@ -141,61 +126,6 @@ std::string PercentEncode(std::string_view text, bool keep_slash) {
     }
   }
   return out;
-}
-
-std::optional<std::int64_t> ParseRfc3339Micros(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  int year = Digits(text, 0, 4);
-  int month = Digits(text, 5, 2);
-  int day = Digits(text, 8, 2);
-  int hour = Digits(text, 11, 2);
-  int minute = Digits(text, 14, 2);
-  int second = Digits(text, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || text[4] != '-' ||
-      text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
-      text[16] != ':' || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  std::chrono::year_month_day date{std::chrono::year(year),
-                                   std::chrono::month(static_cast<unsigned>(month)),
-                                   std::chrono::day(static_cast<unsigned>(day))};
-  if (!date.ok()) {
-    return std::nullopt;
-  }
-  std::size_t pos = 19;
-  std::int64_t micros = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    std::int64_t scale = 100000;
-    std::size_t start = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      micros += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) {
-      return std::nullopt;
-    }
-  }
-  std::int64_t offset_seconds = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z') && pos + 1 == text.size()) {
-    offset_seconds = 0;
-  } else if (pos + 6 == text.size() && (text[pos] == '+' || text[pos] == '-') &&
-             text[pos + 3] == ':') {
-    int oh = Digits(text, pos + 1, 2);
-    int om = Digits(text, pos + 4, 2);
-    if (oh < 0 || om < 0) {
-      return std::nullopt;
-    }
-    offset_seconds =
-        (text[pos] == '+' ? 1 : -1) * (std::int64_t{oh} * 3600 + std::int64_t{om} * 60);
-  } else {
-    return std::nullopt;
-  }
-  std::int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
-  std::int64_t seconds = days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 +
-                         second - offset_seconds;
-  return seconds * 1000000 + micros;
 }
 
 std::optional<std::int64_t> ParseHttpDateMicros(std::string_view text) {

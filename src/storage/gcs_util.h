@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/time.h"
 
 namespace pydepot::storage::gcs {
 
@@ -42,9 +43,8 @@ StatusOr<Endpoints> MakeEndpoints(std::string_view emulator_host);
 // `keep_slash`: "files/a+b!" -> "files%2Fa%2Bb%21".
 std::string PercentEncode(std::string_view text, bool keep_slash = false);
 
-// "2024-05-01T12:34:56.789Z" (RFC 3339, as GCS writes "updated") in microseconds since the Unix
-// epoch; nullopt when malformed.
-std::optional<std::int64_t> ParseRfc3339Micros(std::string_view text);
+// "2024-05-01T12:34:56.789Z" (RFC 3339, as GCS writes "updated"): base/time.h.
+using ::pydepot::ParseRfc3339Micros;
 
 // "Wed, 01 May 2024 12:34:56 GMT" (an HTTP date, as in Last-Modified) in microseconds since
 // the Unix epoch; nullopt when malformed.

@@ -10,13 +10,12 @@
 #include <mutex>
 #include <system_error>
 
+#include "storage/curl_global.h"
+
 #include <curl/curl.h>
 
 namespace pydepot::storage::s3 {
 namespace {
-
-std::once_flag global_init_once;
-CURLcode global_init_result = CURLE_OK;
 
 // One transfer's state, reached from libcurl's callbacks.
 struct Transfer {
@@ -152,10 +151,8 @@ void UnlockShare(CURL* /*handle*/, curl_lock_data data, void* user) {
 }  // namespace
 
 StatusOr<std::shared_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options) {
-  // libcurl's global init is not thread-safe on every build; do it once, before any handle.
-  std::call_once(global_init_once, [] { global_init_result = curl_global_init(CURL_GLOBAL_ALL); });
-  if (global_init_result != CURLE_OK) {
-    return InternalError(std::string("libcurl init: ") + curl_easy_strerror(global_init_result));
+  if (const CURLcode init = CurlGlobalInit(); init != CURLE_OK) {
+    return InternalError(std::string("libcurl init: ") + curl_easy_strerror(init));
   }
   auto shared = std::make_unique<Shared>();
   shared->options = std::move(options);

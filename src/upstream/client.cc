@@ -25,7 +25,9 @@
 #include <openssl/evp.h>
 
 #include "base/hash.h"
+#include "base/strings.h"
 #include "model/project_name.h"
+#include "storage/curl_global.h"
 #include "upstream/upstream.h"
 
 #include <curl/curl.h>
@@ -36,31 +38,6 @@ namespace {
 constexpr long kMaxRedirects = 10;  // NOLINT(google-runtime-int)
 constexpr std::string_view kJsonType = "application/vnd.pypi.simple.v1+json";
 constexpr std::string_view kJsonLatestType = "application/vnd.pypi.simple.latest+json";
-
-// curl_global_init is not thread-safe everywhere: run it once, before the first handle.
-CURLcode GlobalInit() {
-  static const CURLcode kResult = curl_global_init(CURL_GLOBAL_DEFAULT);
-  return kResult;
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 std::string PercentDecode(std::string_view text) {
   std::string out;
@@ -127,7 +104,7 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
     }
     return n;
   }
-  if (Trim(line).empty()) {
+  if (TrimHeaderBlanks(line).empty()) {
     // The end of the head: refuse a body announced too large before reading any of it (a
     // compressed page's length says nothing about its decoded size).
     if (transfer->status == 200 && transfer->content_encoding.empty() &&
@@ -141,12 +118,12 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
   if (colon == std::string_view::npos) {
     return n;
   }
-  const std::string name = Lower(Trim(line.substr(0, colon)));
-  const std::string_view value = Trim(line.substr(colon + 1));
+  const std::string name = AsciiLower(TrimHeaderBlanks(line.substr(0, colon)));
+  const std::string_view value = TrimHeaderBlanks(line.substr(colon + 1));
   if (name == "content-type") {
     transfer->content_type = std::string(value);
   } else if (name == "content-encoding") {
-    transfer->content_encoding = Lower(value);
+    transfer->content_encoding = AsciiLower(value);
     if (transfer->content_encoding == "identity") {
       transfer->content_encoding.clear();
     }
@@ -193,7 +170,8 @@ std::size_t OnWrite(char* data, std::size_t size, std::size_t count, void* user)
 }
 
 bool IsJsonContentType(std::string_view content_type) {
-  const std::string media = Lower(Trim(content_type.substr(0, content_type.find(';'))));
+  const std::string media =
+      AsciiLower(TrimHeaderBlanks(content_type.substr(0, content_type.find(';'))));
   return media == kJsonType || media == kJsonLatestType;
 }
 
@@ -297,7 +275,7 @@ class CurlClient final : public Client {
   // error the contract asks for.
   Status Perform(const std::string& url, curl_slist* headers, Transfer& transfer, bool page,
                  std::string& effective_url) {
-    if (CURLcode init = GlobalInit(); init != CURLE_OK) {
+    if (CURLcode init = storage::CurlGlobalInit(); init != CURLE_OK) {
       return InternalError(std::string("libcurl init: ") + curl_easy_strerror(init));
     }
     CurlHandle handle(curl_easy_init());
@@ -370,7 +348,7 @@ class CurlClient final : public Client {
     std::string what = curl_easy_strerror(code);
     if (error[0] != '\0') {
       what += " (";
-      what += Trim(error);
+      what += TrimHeaderBlanks(error);
       what += ")";
     }
     if (code == CURLE_OPERATION_TIMEDOUT) {
@@ -421,7 +399,7 @@ StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.max_page_bytes <= 0) {
     return InvalidArgumentError("upstream: max_page_bytes must be positive");
   }
-  if (CURLcode init = GlobalInit(); init != CURLE_OK) {
+  if (CURLcode init = storage::CurlGlobalInit(); init != CURLE_OK) {
     return InternalError(std::string("libcurl init: ") + curl_easy_strerror(init));
   }
   return std::unique_ptr<Client>(new CurlClient(std::move(options), *origin));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/time.h"
 
 namespace pydepot::upstream {
 
@@ -81,10 +82,8 @@ std::optional<UrlOrigin> HttpOrigin(std::string_view url);
 // `url` without its userinfo ("https://user:pw@host/x" -> "https://host/x"), for messages.
 std::string RedactUrl(std::string_view url);
 
-// An RFC 3339 date-time ("2024-01-02T03:04:05.123456Z", "...+02:00"; 't' and ' ' accepted for
-// 'T', 'z' for 'Z') as microseconds since the epoch, UTC; digits past microseconds are
-// dropped. nullopt when malformed.
-std::optional<std::int64_t> ParseRfc3339Micros(std::string_view text);
+// Upload times in JSON pages are RFC 3339 (base/time.h).
+using ::pydepot::ParseRfc3339Micros;
 
 struct ClientOptions {
   // The upstream simple index, ending in "/" (added when missing). Credentials written in it
