@@ -863,7 +863,7 @@ def upload_group(args, results, work):
     spool.mkdir()
     server = Pydepot(args.binary, storage, work, ["--temp-dir", str(spool), *args.pydepot_args])
     time.sleep(0.3)
-    # The first request with a password pays one argon2id check (64 MiB of memory by design):
+    # The first request with a password pays one argon2id check (19 MiB of memory by design):
     # make it before the upload, so the growth measured below is the upload's own.
     fresh = rss_kib(server.pid)
     with Sampler(server.pid, 0.005) as auth_sampler:

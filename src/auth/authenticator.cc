@@ -130,14 +130,24 @@ std::string JoinProjects(const std::vector<std::string>& projects) {
 // One parsed version of the users document, with lookups by user name and token id built once.
 class UsersSnapshot {
  public:
-  explicit UsersSnapshot(UsersDoc doc) : doc_(std::move(doc)) {
+  // `cost`: the configured cost of new hashes (for the unknown-user check, UnknownUserHash).
+  UsersSnapshot(UsersDoc doc, internal::PasswordHashCost cost) : doc_(std::move(doc)) {
     users_.reserve(doc_.users.size());
+    std::vector<std::string_view> hashes;
+    hashes.reserve(doc_.users.size());
     for (const UserRecord& user : doc_.users) {
       users_.emplace(user.name, &user);
+      hashes.emplace_back(user.hash);
     }
     tokens_.reserve(doc_.tokens.size());
     for (const TokenRecord& token : doc_.tokens) {
       tokens_.emplace(token.info.id, &token);
+    }
+    const internal::PasswordHashCost dearest = internal::UnknownUserCost(cost, hashes);
+    if (dearest != internal::MaxCost(cost, cost)) {
+      if (StatusOr<std::string> hash = internal::UnmatchableHash(dearest); hash.has_value()) {
+        unknown_user_hash_ = *std::move(hash);
+      }
     }
   }
   UsersSnapshot(const UsersSnapshot&) = delete;
@@ -152,8 +162,14 @@ class UsersSnapshot {
     auto it = tokens_.find(id);
     return it == tokens_.end() ? nullptr : it->second;
   }
+  // What a password for a user not in the document is checked against: `configured` (an
+  // unmatchable hash of the configured cost) unless a stored hash costs more.
+  const std::string& UnknownUserHash(const std::string& configured) const {
+    return unknown_user_hash_.empty() ? configured : unknown_user_hash_;
+  }
 
  private:
+  std::string unknown_user_hash_;  // "" when the configured cost is the dearest
   const UsersDoc doc_;
   std::unordered_map<std::string_view, const UserRecord*> users_;    // keys point into doc_
   std::unordered_map<std::string_view, const TokenRecord*> tokens_;  // keys point into doc_
@@ -422,7 +438,7 @@ StatusOr<AuthenticatorImpl::Verified> AuthenticatorImpl::VerifyUserPassword(
     return Verified{std::move(users), record};
   }
   if (record == nullptr) {
-    (void)internal::VerifyPassword(dummy_hash_, password);
+    (void)internal::VerifyPassword(users.doc->UnknownUserHash(dummy_hash_), password);
     return UnauthenticatedError(kInvalidCredentials);
   }
   if (!internal::VerifyPassword(record->hash, password)) {
@@ -765,12 +781,13 @@ StatusOr<UsersVersion> AuthenticatorImpl::ReadUsers() {
   StatusOr<storage::Object> object = storage_.Get(users_key_);
   if (!object.has_value()) {
     if (object.error().code() == StatusCode::kNotFound) {
-      return UsersVersion{std::make_shared<const UsersSnapshot>(UsersDoc{}), ""};
+      return UsersVersion{std::make_shared<const UsersSnapshot>(UsersDoc{}, Cost()), ""};
     }
     return object.error();
   }
   PYDEPOT_ASSIGN_OR_RETURN(UsersDoc doc, internal::ParseUsersDoc(object->data));
-  return UsersVersion{std::make_shared<const UsersSnapshot>(std::move(doc)), object->info.etag};
+  return UsersVersion{std::make_shared<const UsersSnapshot>(std::move(doc), Cost()),
+                      object->info.etag};
 }
 
 Status AuthenticatorImpl::UpdateUsers(const std::function<Status(UsersDoc&)>& mutate) {

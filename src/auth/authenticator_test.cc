@@ -492,15 +492,36 @@ TEST(AuthenticatorCreateTest, BadCostIsInvalidArgument) {
   EXPECT_EQ(auth.error().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(AuthenticatorCreateTest, DefaultCostHashesAreInteractive) {
-  // One real-cost hash, so the defaults are exercised once.
+TEST(AuthenticatorCreateTest, DefaultCostIsOwaspMinimum) {
+  // One real-cost hash, so the defaults are exercised once: 19 MiB, 2 passes, one lane.
   std::unique_ptr<storage::Storage> store = storage::NewMemStorage();
   std::unique_ptr<Authenticator> auth = NewAuthenticator(*store, AuthenticatorOptions{});
   ASSERT_TRUE(auth->AddUser("alice", "password-1", Role::kRead).ok());
   StatusOr<storage::Object> doc = store->Get(storage::UsersKey());
   ASSERT_TRUE(doc.has_value());
-  EXPECT_NE(doc->data.find("$argon2id$v=19$m=65536,t=2,p=1$"), std::string::npos);
+  EXPECT_NE(doc->data.find("$argon2id$v=19$m=19456,t=2,p=1$"), std::string::npos);
   EXPECT_EQ(RoleOf(auth->Authenticate("alice", "password-1")), Role::kRead);
+}
+
+// Hashes made at another cost (the old default, 64 MiB) keep working after the configured cost
+// changes, and unknown users are still refused (checked at the stored hashes' cost:
+// PasswordHashTest.UnknownUsersCostWhatTheDearestStoredHashCosts).
+TEST(AuthenticatorCreateTest, HashesOfAnotherCostKeepWorking) {
+  std::unique_ptr<storage::Storage> store = storage::NewMemStorage();
+  {
+    AuthenticatorOptions dearer;  // made under a dearer cost than FastOptions'
+    dearer.argon2_ops_limit = 2;
+    dearer.argon2_mem_limit = std::size_t{8} << 20;
+    std::unique_ptr<Authenticator> old_auth = NewAuthenticator(*store, dearer);
+    ASSERT_TRUE(old_auth->AddUser("alice", "password-1", Role::kUpload).ok());
+  }
+  std::unique_ptr<Authenticator> auth = NewAuthenticator(*store);
+  EXPECT_EQ(RoleOf(auth->Authenticate("alice", "password-1")), Role::kUpload);
+  ExpectInvalidCredentials(auth->Authenticate("alice", "wrong"));
+  ExpectInvalidCredentials(auth->Authenticate("mallory", "password-1"));
+  ASSERT_TRUE(auth->AddUser("bob", "password-2", Role::kRead).ok());
+  EXPECT_EQ(RoleOf(auth->Authenticate("bob", "password-2")), Role::kRead);
+  ExpectInvalidCredentials(auth->Authenticate("mallory", "password-2"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -264,7 +264,7 @@ def test_large_upload_streams_with_flat_memory(fresh_server, tmp_path):
         status = open("/proc/%d/status" % fresh_server.proc.pid).read()
         return int([l for l in status.splitlines() if l.startswith("VmRSS:")][0].split()[1])
 
-    # Warm up: the uploader's password is verified once (argon2id uses 64 MiB while it runs)
+    # Warm up: the uploader's password is verified once (argon2id uses 19 MiB while it runs)
     # and then cached, so what is sampled below is the upload alone.
     assert fresh_server.get("/simple/", user="uploader").status_code == 200
     baseline = rss_kb()
