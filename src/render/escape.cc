@@ -111,6 +111,12 @@ std::vector<ReleaseView> CollectReleases(const doc::ProjectDoc& doc) {
     view.parsed = model::Version::ParseLenient(view.version);
     if (auto it = doc.yanked.find(key); it != doc.yanked.end()) {
       view.yank_reason = &it->second;
+    } else if (!view.files.empty() &&
+               std::all_of(view.files.begin(), view.files.end(),
+                           [](const doc::FileEntry* file) { return file->yanked.has_value(); })) {
+      // Files yanked one by one (an upstream's PEP 592 yanks): when every file of the release
+      // is, the release is (with the first file's reason), as the simple API's clients see it.
+      view.yank_reason = &*view.files.front()->yanked;
     }
     std::sort(
         view.files.begin(), view.files.end(),

@@ -112,8 +112,7 @@ json::object Info(const doc::ProjectDoc& doc, const ReleaseView* release, std::s
   return out;
 }
 
-json::object File(const doc::ProjectDoc& doc, const ReleaseView& release,
-                  const doc::FileEntry& file, std::string_view origin) {
+json::object File(const doc::ProjectDoc& doc, const doc::FileEntry& file, std::string_view origin) {
   const std::string upload_time = doc::FormatUploadTime(file.upload_time_micros);
   json::object out;
   out["comment_text"] = "";
@@ -136,9 +135,11 @@ json::object File(const doc::ProjectDoc& doc, const ReleaseView& release,
   out["upload_time"] = upload_time.substr(0, 19);  // no fraction, no zone
   out["upload_time_iso_8601"] = upload_time;
   out["url"] = JsonString(std::string(origin) + "/" + internal::FilePath(doc.name, file.filename));
-  out["yanked"] = release.yank_reason != nullptr;
-  out["yanked_reason"] = release.yank_reason != nullptr ? JsonStringOrNull(*release.yank_reason)
-                                                        : json::value(nullptr);
+  // A file yanked by itself (upstream files: PEP 592 per file) or with its release.
+  const std::string* yank_reason = doc.YankReason(file);
+  out["yanked"] = yank_reason != nullptr;
+  out["yanked_reason"] =
+      yank_reason != nullptr ? JsonStringOrNull(*yank_reason) : json::value(nullptr);
   return out;
 }
 
@@ -146,7 +147,7 @@ json::array Files(const doc::ProjectDoc& doc, const ReleaseView& release, std::s
   json::array out;
   out.reserve(release.files.size());
   for (const doc::FileEntry* file : release.files) {
-    out.emplace_back(File(doc, release, *file, origin));
+    out.emplace_back(File(doc, *file, origin));
   }
   return out;
 }

@@ -185,6 +185,46 @@ TEST(PypiJsonTest, YankedFilesAndInfo) {
   EXPECT_EQ(one.at("info").at("yanked_reason"), "bad <release> & \"broken\"");
 }
 
+// Upstream files carry their own PEP 592 yanks (FileEntry::yanked): each file says so, and a
+// release whose files are all yanked is a yanked release (not the latest while another is not).
+TEST(PypiJsonTest, PerFileYanks) {
+  doc::ProjectDoc doc = Pj05Doc();
+  doc.files.push_back(SampleFile("foo-1.0-py3-none-any.whl", "1.0", 0));
+  doc.SortFiles();
+  auto file = [&](std::string_view filename) -> doc::FileEntry& {
+    for (doc::FileEntry& entry : doc.files) {
+      if (entry.filename == filename) {
+        return entry;
+      }
+    }
+    ADD_FAILURE() << filename;
+    return doc.files.front();
+  };
+  file("foo-1.0.tar.gz").yanked = "sdist broken upstream";
+  {
+    const json::object root = ParseObject(PypiProjectJson(doc, kOrigin));
+    EXPECT_EQ(root.at("info").at("version"), "1.0");  // one 1.0 file is still good
+    EXPECT_EQ(root.at("info").at("yanked"), false);
+    for (const json::value& entry : root.at("releases").at("1.0").as_array()) {
+      const json::object& f = entry.as_object();
+      const bool sdist = f.at("filename") == "foo-1.0.tar.gz";
+      EXPECT_EQ(f.at("yanked"), sdist) << f.at("filename");
+      EXPECT_EQ(f.at("yanked_reason"),
+                sdist ? json::value("sdist broken upstream") : json::value(nullptr));
+    }
+  }
+  file("foo-1.0-py3-none-any.whl").yanked = "";
+  const json::object root = ParseObject(PypiProjectJson(doc, kOrigin));
+  EXPECT_EQ(root.at("info").at("version"), "2.0rc1");  // the only release not yanked
+  auto release = PypiReleaseJson(doc, "1.0", kOrigin);
+  ASSERT_TRUE(release.has_value()) << release.error();
+  const json::object one = ParseObject(*release);
+  EXPECT_EQ(one.at("info").at("yanked"), true);
+  for (const json::value& entry : one.at("urls").as_array()) {
+    EXPECT_EQ(entry.at("yanked"), true);
+  }
+}
+
 TEST(PypiJsonTest, LatestPrefersNonYankedThenFinal) {
   EXPECT_EQ(LatestVersion(Pj05Doc()), "1.0");
 
