@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@
 #include "index/index.h"
 #include "index/index_test_util.h"
 #include "storage/storage.h"
+
+#include <nghttp2/nghttp2.h>
 
 namespace pydepot::http {
 namespace {
@@ -326,6 +329,7 @@ class RawSocket {
     EXPECT_EQ(::connect(fd_, reinterpret_cast<const sockaddr*>(&remote), sizeof(remote)), 0);
     timeval timeout{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   }
   ~RawSocket() { ::close(fd_); }
   RawSocket(const RawSocket&) = delete;
@@ -334,6 +338,34 @@ class RawSocket {
   void Send(std::string_view data) {
     ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(data.size()));
+  }
+  // Sends what the server takes before it closes the connection (it may, on a protocol error).
+  void SendAllowingClose(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        return;
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  // What arrives until nothing has for `quiet`, or the connection closes.
+  std::string ReadUntilQuiet(std::chrono::milliseconds quiet) {
+    std::string out;
+    std::array<char, 4096> buffer{};
+    while (true) {
+      pollfd poll_fd{fd_, POLLIN, 0};
+      if (::poll(&poll_fd, 1, static_cast<int>(quiet.count())) <= 0) {
+        break;
+      }
+      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+      if (n <= 0) {
+        break;
+      }
+      out.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    return out;
   }
   std::string ReadAll() {
     std::string out;
@@ -384,6 +416,191 @@ TEST_F(H2cTest, GarbageAfterThePrefaceEndsWithGoaway) {
   const std::string answer = socket.ReadAll();
   // SETTINGS, then a GOAWAY frame (type 7), then the close.
   EXPECT_NE(answer.find(std::string_view("\x07\0\0\0\0\0", 6)), std::string::npos);
+}
+
+// One HTTP/2 frame: 9-byte header (length, type, flags, stream id) and the payload.
+std::string Frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
+                  std::string_view payload) {
+  std::string out;
+  const auto length = static_cast<std::uint32_t>(payload.size());
+  out.push_back(static_cast<char>((length >> 16) & 0xff));
+  out.push_back(static_cast<char>((length >> 8) & 0xff));
+  out.push_back(static_cast<char>(length & 0xff));
+  out.push_back(static_cast<char>(type));
+  out.push_back(static_cast<char>(flags));
+  out.push_back(static_cast<char>((stream >> 24) & 0x7f));
+  out.push_back(static_cast<char>((stream >> 16) & 0xff));
+  out.push_back(static_cast<char>((stream >> 8) & 0xff));
+  out.push_back(static_cast<char>(stream & 0xff));
+  out.append(payload);
+  return out;
+}
+
+// An HPACK header block for a request, from the connection's encoder (nghttp2's, so it is
+// valid for a decoder that saw the same earlier blocks).
+std::string HeaderBlock(nghttp2_hd_deflater* deflater,
+                        const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::vector<nghttp2_nv> nva;
+  for (const auto& [name, value] : fields) {
+    nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                   reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                   value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  std::string out(nghttp2_hd_deflate_bound(deflater, nva.data(), nva.size()), '\0');
+  const ssize_t n = nghttp2_hd_deflate_hd(deflater, reinterpret_cast<std::uint8_t*>(out.data()),
+                                          out.size(), nva.data(), nva.size());
+  EXPECT_GE(n, 0);
+  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  return out;
+}
+
+// The h2c glue is not built for libFuzzer (clang 14 cannot instrument the coroutine code), so
+// this runs a seeded stream of hostile frame sequences through a live connection each: valid
+// requests (GET, HEAD, uploads) mixed with frames of every type, on random streams, with random
+// flags, lengths and payloads, truncated HPACK, RST_STREAM and WINDOW_UPDATE of open streams,
+// DATA on closed ones, CONTINUATION without HEADERS. Under ASan+UBSan (make test) any memory
+// error fails the run; the server must still answer a normal request afterwards.
+TEST_F(H2cTest, HostileFrameSequencesNeverBreakTheServer) {
+  Start(/*max_upload_bytes=*/1 << 20);
+  std::mt19937 random(20261126);
+  auto pick = [&](std::uint32_t below) { return static_cast<std::uint32_t>(random() % below); };
+  auto bytes = [&](std::size_t n) {
+    std::string out(n, '\0');
+    for (char& c : out) {
+      c = static_cast<char>(random());
+    }
+    return out;
+  };
+  const std::vector<std::vector<std::pair<std::string, std::string>>> requests = {
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/healthz"}, {":authority", "h"}},
+      {{":method", "HEAD"}, {":scheme", "http"}, {":path", "/simple/"}, {":authority", "h"}},
+      {{":method", "GET"},
+       {":scheme", "http"},
+       {":path", "/simple/demo/"},
+       {"authorization", "Basic cmVhZGVyOnJlYWRlci1wYXNzd29yZA=="},
+       {"accept", "application/vnd.pypi.simple.v1+json"}},
+      {{":method", "POST"},
+       {":scheme", "http"},
+       {":path", "/legacy/"},
+       {"authorization", "Basic dXBsb2FkZXI6dXBsb2FkZXItcGFzc3dvcmQ="},
+       {"content-type", "multipart/form-data; boundary=b"}},
+      {{":method", "POST"}, {":scheme", "http"}, {":path", "/login"}, {":authority", "h"}},
+      {{":method", "GET"}, {":path", "/no-scheme"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", std::string(9000, 'a')}},
+  };
+  constexpr int kConnections = 80;
+  int goaways = 0;
+  std::size_t answered_bytes = 0;
+  for (int connection = 0; connection < kConnections; ++connection) {
+    std::string wire(kH2cPreface);
+    wire += Frame(4, 0, 0, "");  // SETTINGS
+    // Mostly well-formed traffic (new streams in order, one HPACK encoder per connection,
+    // DATA only on streams still sending, frames of the right sizes), so requests reach the
+    // handlers, with a hostile frame now and then, after which the server may end the
+    // connection.
+    nghttp2_hd_deflater* deflater = nullptr;
+    ASSERT_EQ(nghttp2_hd_deflate_new(&deflater, 4096), 0);
+    std::uint32_t next_stream = 1;
+    std::vector<std::uint32_t> sending;  // opened without END_STREAM, not reset
+    auto any_opened = [&] { return next_stream > 1 ? 1 + 2 * pick((next_stream - 1) / 2) : 0; };
+    const int frames = 1 + static_cast<int>(pick(24));
+    for (int i = 0; i < frames; ++i) {
+      const bool hostile = pick(25) == 0;
+      switch (pick(12)) {
+        case 0:
+        case 1:
+        case 2: {  // a request's HEADERS, whole or (hostile) cut, with or without END_STREAM
+          std::string block = HeaderBlock(deflater, requests[pick(requests.size())]);
+          if (hostile) {
+            block.resize(pick(static_cast<std::uint32_t>(block.size()) + 1));
+          }
+          const bool end_stream = pick(2) == 0;
+          const std::uint32_t stream = hostile && pick(2) ? pick(16) : next_stream;
+          wire += Frame(1, static_cast<std::uint8_t>(0x4 | (end_stream ? 0x1 : 0)), stream, block);
+          if (stream == next_stream) {
+            if (!end_stream) {
+              sending.push_back(stream);
+            }
+            next_stream += 2;
+          }
+          break;
+        }
+        case 3:
+        case 4: {  // DATA of an upload, maybe END_STREAM, (hostile) on any stream, badly padded
+          if (sending.empty() && !hostile) {
+            wire += Frame(6, 0, 0, bytes(8));  // nothing to send on: a PING instead
+            break;
+          }
+          const std::size_t which = sending.empty() ? 0 : pick(sending.size());
+          const std::uint32_t stream = hostile || sending.empty() ? pick(16) : sending[which];
+          const bool end_stream = pick(3) == 0;
+          wire += Frame(0, static_cast<std::uint8_t>((end_stream ? 1 : 0) | (hostile ? 0x8 : 0)),
+                        stream,
+                        pick(3) == 0 ? "--b\r\nContent-Disposition: form-data; name=x\r\n\r\n1"
+                                     : bytes(pick(3000)));
+          if (end_stream && !sending.empty() && stream == sending[which]) {
+            sending.erase(sending.begin() + static_cast<std::ptrdiff_t>(which));
+          }
+          break;
+        }
+        case 5: {  // RST_STREAM of an opened stream (hostile: any, odd sizes)
+          const std::uint32_t stream = hostile ? pick(16) : any_opened();
+          if (stream == 0 && !hostile) {
+            break;
+          }
+          wire += Frame(3, 0, stream, hostile ? bytes(pick(6)) : std::string("\0\0\0\x08", 4));
+          std::erase(sending, stream);
+          break;
+        }
+        case 6:  // WINDOW_UPDATE of the connection or an opened stream (hostile: zero, huge, odd)
+          wire += Frame(8, 0, hostile ? pick(16) : any_opened(),
+                        hostile ? bytes(pick(8)) : std::string("\0\0\x10\0", 4));
+          break;
+        case 7:  // SETTINGS, (hostile) an ACK with a payload or an odd length
+          wire += Frame(4, static_cast<std::uint8_t>(hostile ? pick(2) : 0), 0,
+                        hostile ? bytes(6 * pick(4) + 1) : std::string("\0\x04\0\x01\0\0", 6));
+          break;
+        case 8:  // PING
+          wire += Frame(6, 0, 0, bytes(hostile ? pick(16) : 8));
+          break;
+        case 9:  // PRIORITY of some stream (hostile: odd sizes, on itself)
+          wire +=
+              Frame(2, 0, 1 + pick(30), hostile ? bytes(pick(10)) : std::string("\0\0\0\0\x10", 5));
+          break;
+        case 10:  // an unknown frame type (ignored); (hostile) CONTINUATION alone, PUSH_PROMISE
+          wire += Frame(static_cast<std::uint8_t>(hostile ? (pick(2) ? 9 : 5) : 0x20 + pick(200)),
+                        static_cast<std::uint8_t>(pick(256)), pick(16), bytes(pick(50)));
+          break;
+        default:  // (hostile) anything at all; else a client's GOAWAY, last of the connection
+          if (hostile) {
+            wire += bytes(pick(64));
+          } else if (i + 1 == frames) {
+            wire += Frame(7, 0, 0, std::string(8, '\0'));
+          }
+          break;
+      }
+    }
+    nghttp2_hd_deflate_del(deflater);
+    // H2C_HOSTILE_DUMP=/tmp/h2c- writes each connection's bytes to /tmp/h2c-<n>, to replay.
+    if (const char* dump = std::getenv("H2C_HOSTILE_DUMP")) {
+      std::ofstream(std::string(dump) + std::to_string(connection), std::ios::binary) << wire;
+    }
+    RawSocket socket(harness_->port());
+    socket.SendAllowingClose(wire);
+    // Whatever the server answers: first while it works on the streams, then until it closes.
+    std::string answer = socket.ReadUntilQuiet(std::chrono::milliseconds(100));
+    socket.ShutdownWrite();
+    answer += socket.ReadAll();
+    answered_bytes += answer.size();
+    goaways += answer.find(std::string_view("\x07\0\0\0\0\0", 6)) != std::string::npos ? 1 : 0;
+  }
+  std::printf(
+      "hostile h2c: %d connections, %d ended with GOAWAY, %zu bytes answered, %d requests "
+      "handled\n",
+      kConnections, goaways, answered_bytes, harness_->recorded());
+  EXPECT_GT(harness_->recorded(), 0);  // requests did reach the handlers
+  // The server lives on and serves a normal request.
+  EXPECT_EQ(Curl(Url("/healthz")), "2 200");
 }
 
 // The real server: h2c and HTTP/1.1 on one port, and h2c connections end with the shutdown.
