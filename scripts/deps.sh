@@ -14,7 +14,7 @@ build_pkgs=(build-essential cmake pkg-config libboost1.81-dev libboost-json1.81-
 test_pkgs=(clang libclang-rt-14-dev clang-format python3-packaging
   python3-build python3-setuptools python3-wheel python3-pip-whl python3-setuptools-whl
   python3-wheel-whl python3-pytest python3-requests python3-venv twine flit python3-poetry
-  python3-pdm python3-prometheus-client curl nghttp2-client radosgw ceph-mon ceph-osd nginx wrk chromium)
+  python3-pdm python3-prometheus-client curl openssl nghttp2-client radosgw ceph-mon ceph-osd nginx wrk chromium)
 bench_pkgs=(nginx wrk twine)
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

@@ -28,6 +28,7 @@
 #include "cli/import.h"
 #include "http/handlers.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "index/index.h"
 #include "model/filename.h"
 #include "model/metadata.h"
@@ -195,6 +196,9 @@ struct ServeFlags {
   int access_log = -1;  // -1: on with --log-format json, off with text
   std::string metrics_listen;
   int shutdown_timeout = 30;
+  // Native TLS (docs/deploy.md, "Native TLS").
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 int Serve(const ServeFlags& flags) {
@@ -213,6 +217,22 @@ int Serve(const ServeFlags& flags) {
   auto address = ParseListen(listen);
   if (!address.has_value()) {
     return Fail("serve", address.error());
+  }
+  // The TLS files are checked before anything else is opened (the server reads them again when
+  // it starts): a wrong file stops serve at once, with one line saying what is wrong.
+  if (!flags.tls_cert.empty() || !flags.tls_key.empty()) {
+    if (flags.tls_cert.empty() || flags.tls_key.empty()) {
+      return Fail("serve", InvalidArgumentError(
+                               flags.tls_cert.empty()
+                                   ? "--tls-key is set but --tls-cert is not: native TLS needs "
+                                     "the certificate chain and its private key"
+                                   : "--tls-cert is set but --tls-key is not: native TLS needs "
+                                     "the certificate chain and its private key"));
+    }
+    auto checked = http::CheckTlsFiles(flags.tls_cert, flags.tls_key);
+    if (!checked.has_value()) {
+      return Fail("serve", checked.error());
+    }
   }
   auto storage = storage::OpenStorage(flags.storage);
   if (!storage.has_value()) {
@@ -300,6 +320,8 @@ int Serve(const ServeFlags& flags) {
   server_options.max_connections_per_address = flags.max_connections_per_address;
   server_options.trusted_proxies = flags.trusted_proxies;
   server_options.shutdown_timeout = std::chrono::seconds(flags.shutdown_timeout);
+  server_options.tls_cert_file = flags.tls_cert;
+  server_options.tls_key_file = flags.tls_key;
   if (!flags.metrics_listen.empty()) {
     auto metrics_address = ParseListen(flags.metrics_listen);
     if (!metrics_address.has_value()) {
@@ -314,9 +336,14 @@ int Serve(const ServeFlags& flags) {
   }
   const std::string host =
       address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
-  const std::string url = "http://" + host + ":" + std::to_string((*server)->port());
+  const std::string scheme = (*server)->tls() ? "https://" : "http://";
+  const std::string url = scheme + host + ":" + std::to_string((*server)->port());
   std::cout << "listening on " << url << std::endl;
   std::cout << "storage: " << (*storage)->Describe() << std::endl;
+  if ((*server)->tls()) {
+    std::cout << "tls: " << flags.tls_cert << ": " << (*server)->tls_summary()
+              << " (SIGHUP reloads it)" << std::endl;
+  }
   if ((*server)->metrics_port() != 0) {
     std::cout << "metrics on http://" << server_options.metrics_host << ":"
               << (*server)->metrics_port() << "/metrics" << std::endl;
@@ -325,8 +352,8 @@ int Serve(const ServeFlags& flags) {
     std::cout << "\nFirst start: created the user 'admin' with the password\n\n    "
               << admin_password
               << "\n\nIt is shown only this once. Use it like this:\n\n"
-                 "  pip install --index-url http://admin:PASSWORD@"
-              << host << ":" << (*server)->port()
+                 "  pip install --index-url "
+              << scheme << "admin:PASSWORD@" << host << ":" << (*server)->port()
               << "/simple/ PACKAGE\n"
                  "  twine upload --repository-url "
               << url
@@ -761,6 +788,12 @@ int Run(int argc, char** argv) {
       ->add_option("--shutdown-timeout", serve_flags.shutdown_timeout,
                    "Seconds requests under way may take to finish after SIGTERM (default 30)")
       ->check(CLI::Range(0, 3600));
+  serve->add_option("--tls-cert", serve_flags.tls_cert,
+                    "Serve HTTPS: the certificate chain, PEM (the server's certificate first, "
+                    "then its intermediates; e.g. Let's Encrypt's fullchain.pem). With "
+                    "--tls-key; SIGHUP reloads both");
+  serve->add_option("--tls-key", serve_flags.tls_key,
+                    "The private key of --tls-cert, PEM, unencrypted (e.g. privkey.pem)");
   serve->callback([&] { rc = Serve(serve_flags); });
   // PYDEPOT_<FLAG> and --config FILE for every serve option, even ones declared after this.
   AddServeConfig(*serve);

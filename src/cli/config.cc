@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "http/tls.h"
 #include "storage/storage.h"
 
 #include <CLI/CLI.hpp>
@@ -448,6 +449,36 @@ void CheckUpstream(const std::string& url, const std::string& origin, Report& re
   }
 }
 
+// Native TLS: both files or neither; readable PEM; the key the certificate's; not expired.
+void CheckTls(const std::string& cert, const std::string& cert_origin, const std::string& key,
+              const std::string& key_origin, Report& report) {
+  if (cert.empty() && key.empty()) {
+    return;
+  }
+  if (cert.empty() || key.empty()) {
+    report.Add(cert.empty() ? "tls-key: set (" + key_origin +
+                                  ") but tls-cert is not: native TLS needs the certificate "
+                                  "chain (tls-cert) and its private key (tls-key), or neither"
+                            : "tls-cert: set (" + cert_origin +
+                                  ") but tls-key is not: native TLS needs the certificate "
+                                  "chain (tls-cert) and its private key (tls-key), or neither");
+    return;
+  }
+  auto info = http::CheckTlsFiles(cert, key);
+  if (!info.has_value()) {
+    report.Add(info.error().message());
+    return;
+  }
+  std::cout << "  TLS certificate: " << info->Summary() << "\n";
+  if (info->expired) {
+    report.Add("tls-cert " + cert + ": the certificate expired on " + info->not_after +
+               "; clients refuse it: renew it (then SIGHUP reloads it)");
+  } else if (info->not_yet_valid) {
+    report.Add("tls-cert " + cert + ": the certificate is not valid before " + info->not_before +
+               "; clients refuse it until then (or the clock is wrong)");
+  }
+}
+
 // Ranges CLI11's own checks on the options do not cover.
 struct RangeRule {
   std::string_view key;
@@ -600,6 +631,8 @@ int ConfigCheck(CLI::App& serve, const std::map<std::string, CLI::Option*>& mirr
   if (!value_of("upstream-user").empty() && upstream.empty()) {
     report.Add("upstream-user: set, but there is no upstream");
   }
+  CheckTls(value_of("tls-cert"), origin_of("tls-cert"), value_of("tls-key"), origin_of("tls-key"),
+           report);
   for (const RangeRule& rule : kRanges) {
     auto it = effective.find(std::string(rule.key));
     if (it == effective.end() || it->second.source == Source::kDefault) {
@@ -709,7 +742,8 @@ void AddConfigCommand(CLI::App& app, int& rc) {
       "check",
       "Print every setting serve would use (flags, PYDEPOT_* variables, --config file, "
       "defaults) and where it came from, then check them: listen address, storage reachable, "
-      "temp dir writable, upstream URL, ranges. Exit 0 if fine, 1 with one line per problem");
+      "temp dir writable, upstream URL, TLS files, ranges. Exit 0 if fine, 1 with one line per "
+      "problem");
   // The same flags as serve, taken as text: their values are checked by serve's own options.
   auto mirrors = std::make_shared<std::map<std::string, CLI::Option*>>();
   auto defaults = std::make_shared<std::map<std::string, std::string>>();

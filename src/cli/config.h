@@ -29,8 +29,8 @@ void AddServeConfig(CLI::App& serve);
 
 // `pydepot config check [--config FILE] [any serve flag...]`: prints every setting serve would
 // use with where it came from, then checks them (the listen address, the store reachable, the
-// temp dir writable, the upstream URL, ranges). Exit 0: fine; 1: one line per problem on
-// stderr; 2: usage error. Register after `serve` (it reads serve's options).
+// temp dir writable, the upstream URL, the TLS certificate and key, ranges). Exit 0: fine; 1: one
+// line per problem on stderr; 2: usage error. Register after `serve` (it reads serve's options).
 void AddConfigCommand(CLI::App& app, int& rc);
 
 }  // namespace pydepot::cli

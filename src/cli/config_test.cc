@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/commands.h"
+#include "http/tls_test_util.h"
 
 namespace pydepot::cli {
 namespace {
@@ -84,10 +85,11 @@ class ConfigTest : public testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "store");
     // Whatever the environment running the tests has set must not leak in.
-    for (const char* name : {"PYDEPOT_CONFIG", "PYDEPOT_STORAGE", "PYDEPOT_LISTEN",
-                             "PYDEPOT_PUBLIC_READ", "PYDEPOT_MAX_UPLOAD_SIZE", "PYDEPOT_TEMP_DIR",
-                             "PYDEPOT_TRUSTED_PROXY", "PYDEPOT_UPSTREAM", "PYDEPOT_UPSTREAM_USER",
-                             "PYDEPOT_UPSTREAM_PASSWORD", "PYDEPOT_CACHE_SIZE", "PORT"}) {
+    for (const char* name :
+         {"PYDEPOT_CONFIG", "PYDEPOT_STORAGE", "PYDEPOT_LISTEN", "PYDEPOT_PUBLIC_READ",
+          "PYDEPOT_MAX_UPLOAD_SIZE", "PYDEPOT_TEMP_DIR", "PYDEPOT_TRUSTED_PROXY",
+          "PYDEPOT_UPSTREAM", "PYDEPOT_UPSTREAM_USER", "PYDEPOT_UPSTREAM_PASSWORD",
+          "PYDEPOT_CACHE_SIZE", "PYDEPOT_TLS_CERT", "PYDEPOT_TLS_KEY", "PORT"}) {
       env_.Unset(name);
     }
   }
@@ -307,6 +309,92 @@ TEST_F(ConfigTest, CheckUsesPortLikeServe) {
   out = RunCaptured({"pydepot", "config", "check", "--storage", later.string()});
   EXPECT_EQ(out.rc, 0) << out.err;
   EXPECT_FALSE(fs::exists(later));
+}
+
+TEST_F(ConfigTest, CheckReportsTlsProblemsInPlainWords) {
+  const auto pair = http::testing::SelfSigned("pypi.test");
+  const auto other = http::testing::SelfSigned("other");
+  const auto expired = http::testing::SelfSigned("old", -7200, -3600);
+  const std::string cert = WriteConfig(pair.cert_pem, "cert.pem");
+  const std::string key = WriteConfig(pair.key_pem, "key.pem");
+  const std::string other_key = WriteConfig(other.key_pem, "other-key.pem");
+  const std::string old_cert = WriteConfig(expired.cert_pem, "old-cert.pem");
+  const std::string old_key = WriteConfig(expired.key_pem, "old-key.pem");
+  const std::string garbage = WriteConfig("not a certificate\n", "garbage.pem");
+  const std::string missing = (dir_ / "missing.pem").string();
+  auto check = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"pydepot", "config", "check", "--storage", Store()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunCaptured(args);
+  };
+
+  // Both, from the file: fine, and the certificate is described.
+  Output out = RunCaptured({"pydepot", "config", "check", "--config",
+                            WriteConfig("storage = \"" + Store() + "\"\ntls-cert = \"" + cert +
+                                        "\"\ntls-key = \"" + key + "\"\n")});
+  EXPECT_EQ(out.rc, 0) << out.err;
+  EXPECT_EQ(Line(out.out, "tls-cert"), cert + "  (file)");
+  EXPECT_NE(out.out.find("TLS certificate: CN=pypi.test for 127.0.0.1, localhost; valid "),
+            std::string::npos)
+      << out.out;
+
+  // Only one of the two, from a flag or the environment.
+  out = check({"--tls-cert", cert});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_EQ(out.err,
+            "tls-cert: set (flag) but tls-key is not: native TLS needs the certificate chain "
+            "(tls-cert) and its private key (tls-key), or neither\n");
+  env_.Set("PYDEPOT_TLS_KEY", key);
+  out = check({});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_NE(out.err.find("tls-key: set (env PYDEPOT_TLS_KEY) but tls-cert is not"),
+            std::string::npos)
+      << out.err;
+  env_.Set("PYDEPOT_TLS_CERT", cert);
+  EXPECT_EQ(check({}).rc, 0);
+  env_.Unset("PYDEPOT_TLS_CERT");
+  env_.Unset("PYDEPOT_TLS_KEY");
+
+  // A missing file, a file that is not PEM, a key of another certificate, an expired one.
+  out = check({"--tls-cert", missing, "--tls-key", key});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_EQ(out.err, "tls-cert " + missing + ": cannot read it: No such file or directory\n");
+  out = check({"--tls-cert", garbage, "--tls-key", key});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_NE(out.err.find("tls-cert " + garbage + ": no PEM certificate in it"), std::string::npos)
+      << out.err;
+  out = check({"--tls-cert", cert, "--tls-key", garbage});
+  EXPECT_NE(out.err.find("tls-key " + garbage + ": no PEM private key in it"), std::string::npos)
+      << out.err;
+  out = check({"--tls-cert", cert, "--tls-key", other_key});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_NE(out.err.find("tls-key " + other_key + " does not match the certificate in " + cert),
+            std::string::npos)
+      << out.err;
+  out = check({"--tls-cert", old_cert, "--tls-key", old_key});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_NE(out.err.find("tls-cert " + old_cert + ": the certificate expired on "),
+            std::string::npos)
+      << out.err;
+}
+
+// serve checks the TLS files first: a wrong one stops it before the store is even opened.
+TEST_F(ConfigTest, ServeRefusesBadTlsFilesBeforeAnythingElse) {
+  const auto pair = http::testing::SelfSigned("pypi.test");
+  const std::string cert = WriteConfig(pair.cert_pem, "cert.pem");
+  const std::string other_key = WriteConfig(http::testing::SelfSigned("x").key_pem, "k.pem");
+  Output out = RunCaptured({"pydepot", "serve", "--storage", "nosuch://x", "--listen",
+                            "127.0.0.1:0", "--tls-cert", cert});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_EQ(out.err,
+            "pydepot serve: --tls-cert is set but --tls-key is not: native TLS needs the "
+            "certificate chain and its private key\n");
+  env_.Set("PYDEPOT_TLS_KEY", other_key);
+  out = RunCaptured({"pydepot", "serve", "--storage", "nosuch://x", "--listen", "127.0.0.1:0",
+                     "--tls-cert", cert});
+  EXPECT_EQ(out.rc, 1);
+  EXPECT_EQ(out.err, "pydepot serve: tls-key " + other_key + " does not match the certificate in " +
+                         cert + " (the key is not the one the certificate was issued for)\n");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -10,6 +11,7 @@
 #include <charconv>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -20,13 +22,16 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "auth/throttle.h"
 #include "http/coro_util.h"
 #include "http/form.h"
 #include "http/h2c.h"
+#include "http/tls.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 
@@ -43,6 +48,13 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
+// The stream a session reads and writes: the socket itself (plain HTTP/1.1), or TLS over it
+// (beast's ssl_stream: asio's, with small gathered writes coalesced into one record). The
+// Connection owns the socket either way; a TLS stream refers to it.
+using TlsStream = beast::ssl_stream<tcp::socket&>;
+template <class Stream>
+constexpr bool kIsTls = !std::is_same_v<Stream, tcp::socket>;
+
 constexpr std::size_t kChunkBytes = 256 * 1024;
 // After an error answer that leaves request bytes unread, the connection is drained this long
 // (and at most kLingerBytes) before it is closed, so the client reads the answer instead of a
@@ -51,6 +63,10 @@ constexpr std::size_t kChunkBytes = 256 * 1024;
 constexpr std::chrono::milliseconds kLinger{2000};
 constexpr std::chrono::milliseconds kRefusedLinger{250};
 constexpr std::size_t kLingerBytes = 1 << 20;
+// TLS: a connection refused for the connection limits gets this long for its handshake (its
+// 503 goes out encrypted); a session's close_notify waits this long for the client's.
+constexpr std::chrono::milliseconds kRefusedHandshake{2000};
+constexpr std::chrono::milliseconds kCloseNotifyWait{1000};
 
 // Sent with every response. Pages load only pydepot's own stylesheet (and images from the same
 // site); no page runs a script, and forms post only to pydepot itself. One policy fits the HTML
@@ -232,10 +248,44 @@ awaitable<bool> SendFile(Connection& conn, int fd, std::int64_t offset, std::int
   co_return true;
 }
 
+// TLS: the bytes of a local file must pass through this process to be encrypted, so instead of
+// sendfile they are read with pread(2) (on the network thread, as sendfile reads them: the page
+// cache, or the disk as sendfile would) into a buffer and written through the stream. Each write
+// must end within `timeout`.
+awaitable<bool> CopyFile(Connection& conn, TlsStream& stream, int fd, std::int64_t offset,
+                         std::int64_t length, std::chrono::seconds timeout) {
+  std::vector<char> buffer(
+      static_cast<std::size_t>(std::min<std::int64_t>(length, std::int64_t{kChunkBytes})));
+  std::int64_t position = offset;
+  std::int64_t left = length;
+  while (left > 0) {
+    const std::size_t want = static_cast<std::size_t>(
+        std::min<std::int64_t>(left, static_cast<std::int64_t>(buffer.size())));
+    const ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(position));
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      co_return false;  // the file is shorter than promised, or unreadable: end the connection
+    }
+    conn.SetDeadline(timeout, Connection::Wait::kWrite);
+    auto [ec, n] = co_await asio::async_write(
+        stream, asio::buffer(buffer.data(), static_cast<std::size_t>(got)), kTuple);
+    if (ec) {
+      co_return false;
+    }
+    position += got;
+    left -= got;
+  }
+  co_return true;
+}
+
 // Writes `res`: the head and an in-memory body in one gathered write, a local file with
-// sendfile, a store stream in chunks read on the blocking pool.
-awaitable<bool> WriteResponse(Connection& conn, Response& res, bool keep_alive, bool http10,
-                              std::chrono::seconds timeout, std::string& head_buffer,
+// sendfile (plain) or pread and writes (TLS), a store stream in chunks read on the blocking
+// pool.
+template <class Stream>
+awaitable<bool> WriteResponse(Connection& conn, Stream& stream, Response& res, bool keep_alive,
+                              bool http10, std::chrono::seconds timeout, std::string& head_buffer,
                               asio::thread_pool& pool) {
   const bool no_body =
       res.status == 304 || res.status == 204 || (res.status >= 100 && res.status < 200);
@@ -249,18 +299,20 @@ awaitable<bool> WriteResponse(Connection& conn, Response& res, bool keep_alive, 
   }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_buffer),
                                             asio::buffer(body.data(), body.size())};
-  if (res.file.valid() && !res.head_only && !no_body && length > 0) {
-    // The head of a sendfile body goes out with MSG_MORE, so the kernel sends it in one
-    // segment with the first bytes of the file instead of a small packet of its own (the
-    // socket has TCP_NODELAY). Whatever the socket does not take at once is written below.
-    const ssize_t sent = ::send(conn.socket.native_handle(), head_buffer.data(), head_buffer.size(),
-                                MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent > 0) {
-      buffers[0] += static_cast<std::size_t>(sent);
+  if constexpr (!kIsTls<Stream>) {
+    if (res.file.valid() && !res.head_only && !no_body && length > 0) {
+      // The head of a sendfile body goes out with MSG_MORE, so the kernel sends it in one
+      // segment with the first bytes of the file instead of a small packet of its own (the
+      // socket has TCP_NODELAY). Whatever the socket does not take at once is written below.
+      const ssize_t sent = ::send(conn.socket.native_handle(), head_buffer.data(),
+                                  head_buffer.size(), MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent > 0) {
+        buffers[0] += static_cast<std::size_t>(sent);
+      }
     }
   }
   conn.SetDeadline(timeout, Connection::Wait::kWrite);
-  auto [ec, n] = co_await asio::async_write(conn.socket, buffers, kTuple);
+  auto [ec, n] = co_await asio::async_write(stream, buffers, kTuple);
   if (ec) {
     co_return false;
   }
@@ -268,7 +320,13 @@ awaitable<bool> WriteResponse(Connection& conn, Response& res, bool keep_alive, 
     co_return true;
   }
   if (res.file.valid()) {
-    co_return co_await SendFile(conn, res.file.get(), res.file_offset, res.stream_length, timeout);
+    if constexpr (kIsTls<Stream>) {
+      co_return co_await CopyFile(conn, stream, res.file.get(), res.file_offset, res.stream_length,
+                                  timeout);
+    } else {
+      co_return co_await SendFile(conn, res.file.get(), res.file_offset, res.stream_length,
+                                  timeout);
+    }
   }
   std::vector<char> buffer(kChunkBytes);
   std::int64_t left = res.stream_length;
@@ -280,8 +338,7 @@ awaitable<bool> WriteResponse(Connection& conn, Response& res, bool keep_alive, 
       co_return false;  // the length is promised: a short body must end the connection
     }
     conn.SetDeadline(timeout, Connection::Wait::kWrite);
-    auto [wec, wn] =
-        co_await asio::async_write(conn.socket, asio::buffer(buffer.data(), *got), kTuple);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(buffer.data(), *got), kTuple);
     if (wec) {
       co_return false;
     }
@@ -432,6 +489,8 @@ struct Shared {
   // Every open connection, for the shutdown: it closes the idle ones and waits for the rest.
   std::mutex live_mu;
   std::unordered_set<std::shared_ptr<Connection>> live;  // guarded by live_mu
+  // The main listener's TLS context (nullptr: plain HTTP).
+  TlsConfig* tls = nullptr;
 
   std::size_t LiveCount() {
     std::lock_guard lock(live_mu);
@@ -513,7 +572,9 @@ struct SessionGuard {
 // Reads the body of a request Handlers::TakesBody accepts into `out`: at most
 // Handlers::kMaxFormBytes, within the body timeout. nullopt when it was read whole, else the
 // response that refuses it (413, 408, 400); the caller then closes the connection.
-awaitable<std::optional<Response>> ReadSmallBody(Connection& conn, beast::flat_buffer& buffer,
+template <class Stream>
+awaitable<std::optional<Response>> ReadSmallBody(Connection& conn, Stream& stream,
+                                                 beast::flat_buffer& buffer,
                                                  bhttp::request_parser<bhttp::buffer_body>& parser,
                                                  const ServerOptions& options, std::string& out) {
   const auto too_large = [] {
@@ -530,7 +591,7 @@ awaitable<std::optional<Response>> ReadSmallBody(Connection& conn, beast::flat_b
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    auto [ec, n] = co_await bhttp::async_read(conn.socket, buffer, parser, kTuple);
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
     out.append(chunk.data(), chunk.size() - parser.get().body().size);
     if (out.size() > Handlers::kMaxFormBytes) {
       conn.ClearDeadline();
@@ -550,6 +611,44 @@ awaitable<std::optional<Response>> ReadSmallBody(Connection& conn, beast::flat_b
   co_return std::nullopt;
 }
 
+// True when the client's first byte cannot start a TLS handshake (a record of type 22) but
+// could start an HTTP request (a method's upper-case letter): plain HTTP sent to the TLS port.
+// Waits for that byte under the connection's current deadline; false when none came.
+awaitable<bool> SentPlainHttp(Connection& conn) {
+  auto [ec] = co_await conn.socket.async_wait(tcp::socket::wait_read, kTuple);
+  if (ec) {
+    co_return false;
+  }
+  unsigned char first = 0;
+  const ssize_t n =
+      ::recv(conn.socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT | MSG_NOSIGNAL);
+  co_return n == 1 && first >= 'A' && first <= 'Z';
+}
+
+// A TLS session's own parts, absent from the plain instantiation: the context it was accepted
+// with (kept alive while it runs, whatever a reload does) and the stream over its socket.
+template <bool kTls>
+struct TlsParts {};
+template <>
+struct TlsParts<true> {
+  std::shared_ptr<asio::ssl::context> context;
+  std::optional<TlsStream> stream;
+};
+
+// What a session reads and writes: the socket itself, or the TLS stream over it.
+template <bool kTls>
+auto& StreamOf(Connection& conn, TlsParts<kTls>& tls) {
+  if constexpr (kTls) {
+    return *tls.stream;
+  } else {
+    return conn.socket;
+  }
+}
+
+// One connection, plain (kTls false: reads and writes go to the socket itself; sendfile,
+// MSG_MORE, h2c) or TLS (the handshake first, under the header timeout; then the same code over
+// the encrypted stream; file bodies through pread; no h2c).
+template <bool kTls>
 awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
   Handlers& handlers = shared.handlers;
   const ServerOptions& options = shared.options;
@@ -576,7 +675,43 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
   head_buffer.reserve(1024);
 
   const auto admission = shared.connections.Add(guard.client, trusted_peer);
-  if (admission != ConnectionCounter::Admission::kAdmitted) {
+  guard.admitted = admission == ConnectionCounter::Admission::kAdmitted;
+  TlsParts<kTls> tls;
+  if constexpr (kTls) {
+    tls.context = shared.tls->Current();
+    tls.stream.emplace(conn->socket, *tls.context);
+  }
+  auto& stream = StreamOf(*conn, tls);
+  if constexpr (kTls) {
+    // A new connection: idle (a shutdown closes it) until its handshake is done. Its first byte
+    // must come within the idle timeout, the rest of the handshake within the header timeout
+    // (a refused connection's, sooner).
+    conn->SetDeadline(guard.admitted ? Clock::duration(options.idle_timeout) : kRefusedHandshake,
+                      Connection::Wait::kWrite);
+    conn->idle = true;
+    const bool plain_http = co_await SentPlainHttp(*conn);
+    conn->SetDeadline(guard.admitted ? Clock::duration(options.header_timeout) : kRefusedHandshake,
+                      Connection::Wait::kWrite);
+    if (plain_http) {
+      conn->idle = false;
+      // Answered in plain text, so that curl or a browser shows why.
+      Response plain = ErrorResponse(
+          400, "This port speaks HTTPS: plain HTTP was sent to it. Use an https:// URL.");
+      plain.close = true;
+      if (co_await WriteResponse(*conn, conn->socket, plain, false, false, options.header_timeout,
+                                 head_buffer, shared.pool)) {
+        co_await Linger(*conn, kRefusedLinger);
+      }
+      co_return;
+    }
+    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    conn->idle = false;
+    conn->ClearDeadline();
+    if (hec) {
+      co_return;  // not TLS, no common protocol or cipher, or gone: nothing to answer
+    }
+  }
+  if (!guard.admitted) {
     Response busy = ErrorResponse(
         503, admission == ConnectionCounter::Admission::kServerFull
                  ? "Too many connections to this server; retry in a few seconds."
@@ -584,17 +719,17 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
                    "seconds.");
     busy.SetHeader("Retry-After", "5");
     busy.close = true;
-    if (co_await WriteResponse(*conn, busy, false, false, options.header_timeout, head_buffer,
-                               shared.pool)) {
+    if (co_await WriteResponse(*conn, stream, busy, false, false, options.header_timeout,
+                               head_buffer, shared.pool)) {
       co_await Linger(*conn, kRefusedLinger);
     }
     co_return;
   }
-  guard.admitted = true;
 
   beast::flat_buffer buffer;
   std::array<std::vector<char>, 2> chunks;  // upload body chunks, allocated by the first upload
-  bool first_read = !ops_only;  // h2c (h2c.h): the HTTP/2 preface may only open a connection
+  // h2c (h2c.h): the HTTP/2 preface may only open a plain connection.
+  bool first_read = !ops_only && !kTls;
   while (true) {
     if (shared.stopping.load()) {
       break;  // shutting down: no further request on this connection
@@ -605,7 +740,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
       conn->SetDeadline(options.idle_timeout, Connection::Wait::kRead);
       const std::size_t room = std::clamp<std::size_t>(buffer.capacity(), 512, 65536);
       conn->idle = true;
-      auto [ec, n] = co_await conn->socket.async_read_some(buffer.prepare(room), kTuple);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), kTuple);
       conn->idle = false;
       if (ec) {
         break;  // closed, reset or idle too long: nothing to answer
@@ -614,18 +749,20 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
       // HTTP/2 with prior knowledge: the connection is served as h2c until it ends (it stays
       // in shared.live, and sends GOAWAY when shared.stopping is set).
       // (A named context: GCC 12 miscompiles a braced temporary inside co_await.)
-      if (std::exchange(first_read, false)) {
-        const H2cContext h2c{.handlers = handlers,
-                             .options = options,
-                             .pool = shared.pool,
-                             .remote = remote,
-                             .trusted_peer = trusted_peer,
-                             .stopping = shared.stopping,
-                             .security_headers = kSecurityHeaders,
-                             .record = RecordRequest,
-                             .on_start = [&conn] { conn->ClearDeadline(); }};
-        if (co_await MaybeServeH2c(conn->socket, buffer, h2c)) {
-          co_return;
+      if constexpr (!kTls) {
+        if (std::exchange(first_read, false)) {
+          const H2cContext h2c{.handlers = handlers,
+                               .options = options,
+                               .pool = shared.pool,
+                               .remote = remote,
+                               .trusted_peer = trusted_peer,
+                               .stopping = shared.stopping,
+                               .security_headers = kSecurityHeaders,
+                               .record = RecordRequest,
+                               .on_start = [&conn] { conn->ClearDeadline(); }};
+          if (co_await MaybeServeH2c(conn->socket, buffer, h2c)) {
+            co_return;
+          }
         }
       }
     }
@@ -635,7 +772,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
     // parse error, and the handlers answer that with a proper 413 (or read no body at all).
     parser.body_limit(boost::none);
     conn->SetDeadline(options.header_timeout, Connection::Wait::kRead);
-    auto [ec, n] = co_await bhttp::async_read_header(conn->socket, buffer, parser, kTuple);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
     conn->ClearDeadline();
     if (ec) {
       Response bad;
@@ -651,17 +788,23 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
         bad = MalformedHead(ec, parser, options);  // answered once, then the connection ends
       }
       bad.close = true;
-      if (co_await WriteResponse(*conn, bad, false, false, options.header_timeout, head_buffer,
-                                 shared.pool)) {
+      if (co_await WriteResponse(*conn, stream, bad, false, false, options.header_timeout,
+                                 head_buffer, shared.pool)) {
         co_await Linger(*conn);
       }
       co_return;
     }
     int transfer_encodings = 0;
     RequestHead head = MakeHead(parser, remote, transfer_encodings);
+    // Secure: over TLS; behind a trusted proxy, as its X-Forwarded-Proto says (the client's
+    // own scheme), or TLS when it says nothing.
+    head.secure = kTls;
     if (trusted_peer) {
       head.remote_address = ForwardedClientAddress(remote, head, options.trusted_proxies);
-      head.secure = beast::iequals(TrimBlanks(head.Header("X-Forwarded-Proto")), "https");
+      const std::string_view proto = TrimBlanks(head.Header("X-Forwarded-Proto"));
+      if (!kTls || !proto.empty()) {
+        head.secure = beast::iequals(proto, "https");
+      }
     }
     const Clock::time_point started = Clock::now();
     const InFlight in_flight;
@@ -700,7 +843,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           conn->SetDeadline(options.body_timeout, Connection::Wait::kWrite);
           auto [cec, cn] = co_await asio::async_write(
-              conn->socket, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
+              stream, asio::buffer(kContinue.data(), kContinue.size()), kTuple);
           if (cec) {
             break;
           }
@@ -725,7 +868,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
           parser.get().body().data = chunks[index].data();
           parser.get().body().size = kChunkBytes;
           conn->SetDeadline(options.body_timeout, Connection::Wait::kRead);
-          auto [bec, bn] = co_await bhttp::async_read(conn->socket, buffer, parser, kTuple);
+          auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
           if (bec == bhttp::error::need_buffer) {
             bec = {};
           }
@@ -787,12 +930,14 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
     } else {
       if (!ops_only && !parser.is_done() && Handlers::TakesBody(head)) {
         // A form post or admin API call: its small body is read whole first.
-        if (auto refused = co_await ReadSmallBody(*conn, buffer, parser, options, head.body)) {
+        if (auto refused =
+                co_await ReadSmallBody(*conn, stream, buffer, parser, options, head.body)) {
           res = *std::move(refused);
           res.close = true;
           res.SetHeader("X-Request-Id", request_id);
-          const bool written = co_await WriteResponse(
-              *conn, res, keep_alive, http10, options.body_timeout, head_buffer, shared.pool);
+          const bool written =
+              co_await WriteResponse(*conn, stream, res, keep_alive, http10, options.body_timeout,
+                                     head_buffer, shared.pool);
           RecordRequest(head, res, request_id, started, written);
           if (written && !parser.is_done()) {
             co_await Linger(*conn);
@@ -818,7 +963,7 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
     res.SetHeader("X-Request-Id", request_id);
     // Shutting down: this is the connection's last answer, and the client is told so.
     const bool stay = keep_alive && !shared.stopping.load();
-    const bool ok = co_await WriteResponse(*conn, res, stay, http10, options.body_timeout,
+    const bool ok = co_await WriteResponse(*conn, stream, res, stay, http10, options.body_timeout,
                                            head_buffer, shared.pool);
     RecordRequest(head, res, request_id, started, ok);
     if (ok && res.close && !parser.is_done()) {
@@ -828,6 +973,13 @@ awaitable<void> Session(tcp::socket socket, Shared& shared, bool ops_only) {
     if (!ok || res.close || !stay) {
       break;
     }
+  }
+  if constexpr (kTls) {
+    // close_notify, so the client sees a clean end; its own is awaited briefly (a client
+    // that closed, or a receiving side already shut, ends this at once).
+    conn->SetDeadline(kCloseNotifyWait, Connection::Wait::kWrite);
+    auto [sec] = co_await stream.async_shutdown(kTuple);
+    conn->ClearDeadline();
   }
   boost::system::error_code ignored;
   conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
@@ -855,24 +1007,28 @@ awaitable<void> Listen(tcp::acceptor& acceptor, asio::io_context& io, Shared& sh
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, Session(std::move(socket), shared, ops_only),
-                   [](const std::exception_ptr& error) {
-                     if (error) {
-                       try {
-                         std::rethrow_exception(error);
-                       } catch (const std::exception& e) {
-                         ops::Log(ops::Severity::kError,
-                                  std::string("connection error: ") + e.what());
-                       }
-                     }
-                   });
+    auto on_error = [](const std::exception_ptr& error) {
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          ops::Log(ops::Severity::kError, std::string("connection error: ") + e.what());
+        }
+      }
+    };
+    if (shared.tls != nullptr && !ops_only) {
+      asio::co_spawn(executor, Session<true>(std::move(socket), shared, ops_only), on_error);
+    } else {
+      asio::co_spawn(executor, Session<false>(std::move(socket), shared, ops_only), on_error);
+    }
   }
 }
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(ServerOptions options, Handlers& handlers)
+  ServerImpl(ServerOptions options, Handlers& handlers, std::unique_ptr<TlsConfig> tls)
       : options_(std::move(options)),
+        tls_(std::move(tls)),
         handlers_(handlers),
         pool_(static_cast<std::size_t>(std::max(1, options_.threads))),
         shared_{handlers_,
@@ -881,11 +1037,13 @@ class ServerImpl final : public Server {
                 ConnectionCounter(options_.max_connections, options_.max_connections_per_address),
                 {false},
                 {},
-                {}},
+                {},
+                tls_.get()},
         io_(std::max(1, options_.io_threads)),
         acceptor_(io_),
         metrics_acceptor_(io_),
         signals_(io_, SIGINT, SIGTERM),
+        hangup_(io_, SIGHUP),
         drain_timer_(io_) {}
 
   Status Bind() {
@@ -907,6 +1065,19 @@ class ServerImpl final : public Server {
   std::uint16_t port() const override { return port_; }
   const std::string& host() const override { return options_.host; }
   std::uint16_t metrics_port() const override { return metrics_port_; }
+  bool tls() const override { return tls_ != nullptr; }
+  std::string tls_summary() const override { return tls_ ? tls_->info().Summary() : ""; }
+
+  Status ReloadTls() override {
+    if (!tls_) {
+      return FailedPreconditionError("no TLS: pydepot serves plain HTTP (no --tls-cert)");
+    }
+    auto info = tls_->Reload();
+    if (!info.has_value()) {
+      return info.error();
+    }
+    return OkStatus();
+  }
 
   void Run() override {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -914,6 +1085,7 @@ class ServerImpl final : public Server {
         BeginShutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
       }
     });
+    WaitForHangup();
     asio::co_spawn(io_, Listen(acceptor_, io_, shared_, false), asio::detached);
     if (metrics_acceptor_.is_open()) {
       asio::co_spawn(io_, Listen(metrics_acceptor_, io_, shared_, true), asio::detached);
@@ -970,6 +1142,7 @@ class ServerImpl final : public Server {
     acceptor_.close(ignored);
     metrics_acceptor_.close(ignored);
     signals_.cancel(ignored);
+    hangup_.cancel(ignored);
     std::vector<std::shared_ptr<Connection>> live;
     {
       std::lock_guard lock(shared_.live_mu);
@@ -986,6 +1159,28 @@ class ServerImpl final : public Server {
     }
     drain_deadline_ = Clock::now() + options_.shutdown_timeout;
     WaitForDrain();
+  }
+
+  // SIGHUP: the TLS files are read again (certificate renewals need no restart). Runs on io_.
+  void WaitForHangup() {
+    hangup_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) {
+        return;  // cancelled: shutting down
+      }
+      if (!tls_) {
+        ops::Log(ops::Severity::kInfo, "SIGHUP: nothing to reload (no TLS files)");
+      } else if (auto info = tls_->Reload(); info.has_value()) {
+        ops::Log(
+            info->expired || info->not_yet_valid ? ops::Severity::kWarning : ops::Severity::kInfo,
+            "SIGHUP: reloaded the TLS certificate " + tls_->cert_file() +
+                " and key; new connections use it: " + info->Summary());
+      } else {
+        ops::Log(ops::Severity::kError,
+                 "SIGHUP: TLS reload failed, still using the previous certificate: " +
+                     info.error().message());
+      }
+      WaitForHangup();
+    });
   }
 
   void WaitForDrain() {
@@ -1007,6 +1202,7 @@ class ServerImpl final : public Server {
   }
 
   ServerOptions options_;
+  std::unique_ptr<TlsConfig> tls_;  // nullptr: plain HTTP
   Handlers& handlers_;
   asio::thread_pool pool_;  // blocking work: storage calls, password hashes, upload hashing
   // Declared before io_, so the sessions that io_ destroys (a shutdown that timed out) can still
@@ -1016,6 +1212,7 @@ class ServerImpl final : public Server {
   tcp::acceptor acceptor_;
   tcp::acceptor metrics_acceptor_;
   asio::signal_set signals_;
+  asio::signal_set hangup_;
   asio::steady_timer drain_timer_;
   Clock::time_point drain_deadline_;
   std::uint16_t port_ = 0;
@@ -1145,7 +1342,29 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Handlers
     }
     proxy = std::move(normalized);
   }
-  auto server = std::make_unique<ServerImpl>(std::move(options), handlers);
+  std::unique_ptr<TlsConfig> tls;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      return InvalidArgumentError(std::string("TLS needs both files: ") +
+                                  (options.tls_cert_file.empty()
+                                       ? "tls-key is set but tls-cert (the certificate chain) "
+                                         "is not"
+                                       : "tls-cert is set but tls-key (its private key) is "
+                                         "not"));
+    }
+    auto loaded = TlsConfig::Load(options.tls_cert_file, options.tls_key_file);
+    if (!loaded.has_value()) {
+      return loaded.error();
+    }
+    tls = *std::move(loaded);
+    const TlsCertificateInfo info = tls->info();
+    if (info.expired || info.not_yet_valid) {
+      ops::Log(ops::Severity::kWarning, "the TLS certificate " + options.tls_cert_file +
+                                            (info.expired ? " has expired" : " is not valid yet") +
+                                            ": clients will refuse it (" + info.Summary() + ")");
+    }
+  }
+  auto server = std::make_unique<ServerImpl>(std::move(options), handlers, std::move(tls));
   if (Status s = server->Bind(); !s.ok()) {
     return s;
   }

@@ -1,6 +1,8 @@
 // The HTTP/1.1 front: an acceptor and one coroutine per connection (the only coroutine code),
 // reading request heads, streaming upload bodies into the handlers, and writing responses with
 // explicit limits (header size, body size, timeouts). Handlers do the rest without sockets.
+// The main listener speaks plain HTTP/1.1 (and h2c, h2c.h), or HTTPS when TLS files are given
+// (tls.h): the same session code, a template on the stream, runs over both.
 // Start/Run/Stop may be called from any thread.
 #pragma once
 
@@ -54,6 +56,12 @@ struct ServerOptions {
   // (--metrics-listen), for a scraper on a private network. metrics_host empty: none.
   std::string metrics_host;
   std::uint16_t metrics_port = 0;  // 0: any free port
+  // Native TLS on the main listener (--tls-cert, --tls-key; docs/deploy.md "Native TLS"): the
+  // certificate chain (PEM, the leaf first, then intermediates) and its private key (PEM). Both
+  // or neither. Read by Create (an error there: nothing listens) and again on SIGHUP or
+  // ReloadTls(). The metrics listener stays plain; h2c is served on plain connections only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {
@@ -68,9 +76,19 @@ class Server {
   virtual const std::string& host() const = 0;
   // The metrics listener's bound port; 0 when there is none.
   virtual std::uint16_t metrics_port() const = 0;
+  // True when the main listener speaks TLS; then a one-line description of the certificate in
+  // use (subject, names, validity), else "".
+  virtual bool tls() const = 0;
+  virtual std::string tls_summary() const = 0;
+
+  // Reads the TLS files again, as SIGHUP does: connections accepted from now on use the new
+  // certificate and key, open ones keep theirs. On failure the previous ones stay in use and
+  // the error is returned (SIGHUP logs it). kFailedPrecondition without TLS.
+  virtual Status ReloadTls() = 0;
 
   // Serves until Stop() or SIGINT/SIGTERM, then shuts down gracefully (see
-  // ServerOptions::shutdown_timeout); returns when every thread has finished.
+  // ServerOptions::shutdown_timeout); returns when every thread has finished. SIGHUP meanwhile
+  // reloads the TLS files (ReloadTls); without TLS it is logged and ignored.
   virtual void Run() = 0;
   virtual void Stop() = 0;
 };
