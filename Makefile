@@ -7,6 +7,8 @@ JOBS       ?= 2
 STORAGE    ?= ./data
 LISTEN     ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 600
+# When make started (scripts/test.sh reports how long installing and building took).
+MAKE_STARTED := $(shell date +%s)
 
 .PHONY: all deps deps-test build build-asan build-tsan test run fuzz format format-check clean bench
 
@@ -39,7 +41,8 @@ build-tsan: deps
 # modules), the differential test against Python's packaging, end-to-end tests with the real
 # clients, a 60 s load test, and a short fuzzing run.
 test: deps-test build build-asan build-tsan
-	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) scripts/test.sh
+	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) BUILD_STARTED=$(MAKE_STARTED) \
+	  scripts/test.sh
 
 # The benchmark suite (bench/README.md): pydepot against nginx serving the same bytes, in about
 # 10 minutes (the first run also generates the repositories into bench/.cache). Writes

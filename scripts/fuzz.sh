@@ -9,7 +9,8 @@
 # present, is passed as the target's libFuzzer dictionary.
 # Crash inputs go to build-fuzz/artifacts/, logs to build-fuzz/logs/. Reproduce a crash with
 #   build-fuzz/bin/<target> build-fuzz/artifacts/<target>-crash-<sha1>
-# JOBS (default 2) sets the build parallelism.
+# JOBS (default 2) sets the build parallelism; FUZZ_PARALLEL (default: the number of cores) how
+# many targets run at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,24 +29,53 @@ fi
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 mkdir -p "$build/artifacts" "$build/logs"
-failed=()
-for target in "${targets[@]}"; do
-  corpus="$build/corpus/$target"
+
+# One target's run; its exit status is libFuzzer's.
+run_target() {
+  local target=$1 corpus="$build/corpus/$1" log="$build/logs/$1.log" dict=()
   mkdir -p "$corpus"
   for seeds in "tests/fuzz/corpus/$target" "tests/fuzz/regressions/$target"; do
     if [ -d "$seeds" ]; then
       cp -n "$seeds"/* "$corpus"/ 2>/dev/null || true
     fi
   done
-  dict=()
   if [ -f "tests/fuzz/dict/$target.dict" ]; then
     dict=(-dict="tests/fuzz/dict/$target.dict")
   fi
+  "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "${dict[@]}" "$corpus" \
+    >"$log" 2>&1
+}
+
+# Targets run $parallel at a time (each is single-threaded; default: one per core), and each
+# gets its full $seconds; the results are reported in order afterwards.
+parallel=${FUZZ_PARALLEL:-$(nproc)}
+declare -A status
+pids=()
+names=()
+for target in "${targets[@]}"; do
+  run_target "$target" &
+  pids+=($!)
+  names+=("$target")
+  if [ ${#pids[@]} -ge "$parallel" ]; then
+    rc=0
+    wait "${pids[0]}" || rc=$?
+    status[${names[0]}]=$rc
+    pids=("${pids[@]:1}")
+    names=("${names[@]:1}")
+  fi
+done
+for i in "${!pids[@]}"; do
+  rc=0
+  wait "${pids[$i]}" || rc=$?
+  status[${names[$i]}]=$rc
+done
+
+failed=()
+for target in "${targets[@]}"; do
   log="$build/logs/$target.log"
   echo "--- $target: ${seconds}s"
-  if "$build/bin/$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "${dict[@]}" "$corpus" \
-    >"$log" 2>&1; then
+  if [ "${status[$target]}" -eq 0 ]; then
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | tr '\n' ' ' || true
     echo
   else

@@ -9,6 +9,8 @@
 # test that needs S3 or GCS fail, not skip, if its server is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The Makefile passes how long the builds took (BUILD_STARTED: a date +%s before them).
+build_seconds=$(($(date +%s) - ${BUILD_STARTED:-$(date +%s)}))
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
 TSAN_BUILD=${TSAN_BUILD:-build-tsan}
@@ -28,12 +30,14 @@ record() {
     failed_names+=("$2")
   fi
 }
+timings=()
 suite() {
-  local name=$1
+  local name=$1 started=$SECONDS rc=0
   shift
   echo "=== $name"
-  "$@"
-  record $? "$name"
+  "$@" || rc=$?
+  record $rc "$name"
+  timings+=("$(printf '%5d s  %s' $((SECONDS - started)) "$name")")
 }
 
 rgw_port=
@@ -118,6 +122,8 @@ fi
 suite "fuzz (${FUZZ_SECONDS}s per target)" scripts/fuzz.sh "$FUZZ_SECONDS"
 
 echo
+echo "time per suite (installing and building before them: $build_seconds s; in all: $((SECONDS + build_seconds)) s):"
+printf '%s\n' "${timings[@]}"
 if [ -s "$rgw_log" ]; then
   echo "radosgw failed to start at least once; what it printed:"
   tail -n 120 "$rgw_log"

@@ -109,6 +109,11 @@ osd class dir = /usr/lib/x86_64-linux-gnu/rados-classes
 mon data = $ROOT/mon/\$id
 [osd]
 osd data = $ROOT/osd/\$id
+# A starting OSD sends the monitor its CRUSH location and device class; now and then it does so
+# before it has the cluster's fsid, the monitor refuses ("wrong fsid") and the OSD exits. Both
+# are set from here instead (osd crush add, below), before the OSD starts.
+osd crush update on start = false
+osd class update on start = false
 osd objectstore = memstore
 memstore device bytes = ${MEMSTORE_BYTES:-2147483648}
 osd max object name len = 2048
@@ -128,6 +133,8 @@ ceph-mon -c "$C" -i a
 log "mon up at $(ts)s"
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
 ID=$(timeout 120 ceph -c "$C" --connect-timeout 60 osd new "$OSD_UUID")
+timeout 120 ceph -c "$C" --connect-timeout 60 osd crush add "osd.$ID" 1.0 root=default \
+  >"$ROOT/log/crush-add.log" 2>&1
 ceph-osd -c "$C" -i "$ID" --mkfs --osd-uuid "$OSD_UUID" >"$ROOT/log/osd-mkfs.log" 2>&1
 ceph-osd -c "$C" -i "$ID"
 osd_up() { timeout 20 ceph -c "$C" --connect-timeout 10 osd stat 2>/dev/null | grep -q '1 up'; }

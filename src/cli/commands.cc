@@ -221,14 +221,6 @@ int Serve(const ServeFlags& flags) {
   // The TLS files are checked before anything else is opened (the server reads them again when
   // it starts): a wrong file stops serve at once, with one line saying what is wrong.
   if (!flags.tls_cert.empty() || !flags.tls_key.empty()) {
-    if (flags.tls_cert.empty() || flags.tls_key.empty()) {
-      return Fail("serve", InvalidArgumentError(
-                               flags.tls_cert.empty()
-                                   ? "--tls-key is set but --tls-cert is not: native TLS needs "
-                                     "the certificate chain and its private key"
-                                   : "--tls-cert is set but --tls-key is not: native TLS needs "
-                                     "the certificate chain and its private key"));
-    }
     auto checked = http::CheckTlsFiles(flags.tls_cert, flags.tls_key);
     if (!checked.has_value()) {
       return Fail("serve", checked.error());

@@ -1344,14 +1344,6 @@ StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Handlers
   }
   std::unique_ptr<TlsConfig> tls;
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-      return InvalidArgumentError(std::string("TLS needs both files: ") +
-                                  (options.tls_cert_file.empty()
-                                       ? "tls-key is set but tls-cert (the certificate chain) "
-                                         "is not"
-                                       : "tls-cert is set but tls-key (its private key) is "
-                                         "not"));
-    }
     auto loaded = TlsConfig::Load(options.tls_cert_file, options.tls_key_file);
     if (!loaded.has_value()) {
       return loaded.error();

@@ -150,6 +150,12 @@ struct Parsed {
 };
 
 StatusOr<Parsed> Parse(const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() || key_file.empty()) {
+    return InvalidArgumentError(std::string(cert_file.empty()
+                                                ? "--tls-key is set but --tls-cert is not"
+                                                : "--tls-cert is set but --tls-key is not") +
+                                ": native TLS needs the certificate chain and its private key");
+  }
   ERR_clear_error();
   auto cert_text = ReadPemFile("tls-cert", cert_file);
   if (!cert_text.has_value()) {

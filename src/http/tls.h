@@ -39,7 +39,8 @@ struct TlsCertificateInfo {
 // (PEM, unencrypted) and checks that the key belongs to the leaf. The error says in plain words
 // which file is wrong and how: missing or unreadable, no PEM certificate or key in it, a
 // malformed one, an encrypted key, a key that does not match the certificate. An expired
-// certificate is not an error here (see TlsCertificateInfo::expired).
+// certificate is not an error here (see TlsCertificateInfo::expired). Only one of the two
+// given (the other "") is an error that names the missing one.
 StatusOr<TlsCertificateInfo> CheckTlsFiles(const std::string& cert_file,
                                            const std::string& key_file);
 

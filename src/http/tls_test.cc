@@ -642,7 +642,7 @@ TEST_F(TlsServerTest, CreateRefusesBadFilesBeforeListening) {
   options.tls_cert_file = cert_file_;
   auto only_cert = Server::Create(options, handlers);
   ASSERT_FALSE(only_cert.has_value());
-  EXPECT_THAT(only_cert.error().message(), HasSubstr("tls-cert is set but tls-key"));
+  EXPECT_THAT(only_cert.error().message(), HasSubstr("--tls-cert is set but --tls-key"));
   options.tls_key_file = (dir_.path() / "missing.pem").string();
   auto missing = Server::Create(options, handlers);
   ASSERT_FALSE(missing.has_value());
