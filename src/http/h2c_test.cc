@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "http/handlers.h"
 #include "http/server.h"
+#include "http/socket_test_util.h"
 #include "index/index.h"
 #include "index/index_test_util.h"
 #include "storage/storage.h"
@@ -176,12 +177,8 @@ class H2cTest : public ::testing::Test {
   }
 
   void Start(std::int64_t max_upload_bytes = std::int64_t{1} << 30) {
-    auth::AuthenticatorOptions auth_options;
-    auth_options.argon2_ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-    auth_options.argon2_mem_limit = crypto_pwhash_MEMLIMIT_MIN;
-    auto authenticator = auth::Authenticator::Create(*storage_, auth_options);
-    ASSERT_TRUE(authenticator.has_value());
-    auth_ = *std::move(authenticator);
+    auth_ = testing::CheapAuthenticator(*storage_);
+    ASSERT_NE(auth_, nullptr);
     ASSERT_TRUE(auth_->AddUser("reader", "reader-password", auth::Role::kRead).ok());
     ASSERT_TRUE(auth_->AddUser("uploader", "uploader-password", auth::Role::kUpload).ok());
     HandlerOptions handler_options;
@@ -321,14 +318,9 @@ TEST_F(H2cTest, UploadAboveTheLimitIs413AndTheConnectionLivesOn) {
 
 class RawSocket {
  public:
-  explicit RawSocket(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(port);
-    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-    EXPECT_EQ(::connect(fd_, reinterpret_cast<const sockaddr*>(&remote), sizeof(remote)), 0);
+  explicit RawSocket(std::uint16_t port) : fd_(testing::ConnectLoopback(port)) {
+    EXPECT_GE(fd_, 0);
     timeval timeout{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   }
   ~RawSocket() { ::close(fd_); }

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/handlers.h"
+#include "http/socket_test_util.h"
 #include "index/index.h"
 #include "index/index_test_util.h"
 #include "storage/storage.h"
@@ -112,12 +113,8 @@ TEST(ForwardedClientAddressTest, OnlyTrustedPeersAreBelieved) {
 class RealServerTest : public ::testing::Test {
  protected:
   void Start(ServerOptions options) {
-    auth::AuthenticatorOptions auth_options;
-    auth_options.argon2_ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-    auth_options.argon2_mem_limit = crypto_pwhash_MEMLIMIT_MIN;
-    auto authenticator = auth::Authenticator::Create(*storage_, auth_options);
-    ASSERT_TRUE(authenticator.has_value());
-    auth_ = *std::move(authenticator);
+    auth_ = testing::CheapAuthenticator(*storage_);
+    ASSERT_NE(auth_, nullptr);
     HandlerOptions handler_options;
     handler_options.public_read = true;
     handler_options.temp_dir = spool_.path();
@@ -140,25 +137,7 @@ class RealServerTest : public ::testing::Test {
 
   // A connected socket from `source` (any address of 127/8), or -1.
   int Connect(const char* source = "127.0.0.1") const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &local.sin_addr);
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(server_->port());
-    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&remote), sizeof(remote)) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    timeval timeout{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    return fd;
+    return testing::ConnectLoopback(server_->port(), source);
   }
 
   static void Send(int fd, std::string_view data) {

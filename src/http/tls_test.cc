@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "http/handlers.h"
 #include "http/server.h"
+#include "http/socket_test_util.h"
 #include "http/tls_test_util.h"
 #include "index/index.h"
 #include "index/index_test_util.h"
@@ -324,12 +325,8 @@ class TlsServerTest : public ::testing::Test {
     ASSERT_TRUE(store.has_value()) << store.error();
     storage_ = *std::move(store);
     index_ = index::Index::Create(*storage_);
-    auth::AuthenticatorOptions auth_options;
-    auth_options.argon2_ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-    auth_options.argon2_mem_limit = crypto_pwhash_MEMLIMIT_MIN;
-    auto authenticator = auth::Authenticator::Create(*storage_, auth_options);
-    ASSERT_TRUE(authenticator.has_value());
-    auth_ = *std::move(authenticator);
+    auth_ = testing::CheapAuthenticator(*storage_);
+    ASSERT_NE(auth_, nullptr);
     ASSERT_TRUE(auth_->AddUser("uploader", "uploader-password", auth::Role::kUpload).ok());
     pair_ = SelfSigned("first");
     cert_file_ = (dir_.path() / "fullchain.pem").string();
@@ -370,20 +367,7 @@ class TlsServerTest : public ::testing::Test {
   }
 
   // A plain TCP connection to the server, or -1.
-  int ConnectPlain() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(server_->port());
-    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&remote), sizeof(remote)) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    timeval timeout{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    return fd;
-  }
+  int ConnectPlain() const { return testing::ConnectLoopback(server_->port()); }
 
   static std::string ReadAll(int fd) {
     std::string out;
