@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "base/gzip.h"
 #include "base/hash.h"
+#include "doc/project.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/index.h"
@@ -1518,6 +1519,108 @@ class UiTest : public HandlersTest {
     const std::size_t at = body.find("pydepot-");
     return at == std::string::npos ? "" : body.substr(at, 8 + 16 + 1 + 64);
   }
+
+  // A form post with the session `cookie` and its CSRF token (`fields` URL-encoded, without it).
+  Response SessionPost(const std::string& cookie, std::string target, const std::string& fields) {
+    return handlers_->Handle(
+        WithSession("POST", std::move(target), cookie,
+                    fields + (fields.empty() ? "" : "&") + "csrf=" + Csrf(cookie)));
+  }
+
+  // A form post authenticated by basic auth (no session), as a browser that answered the
+  // prompt of the simple API sends it, with `extra` headers (Origin, Sec-Fetch-Site).
+  Response BasicFormPost(std::string target, std::string fields,
+                         std::vector<std::pair<std::string, std::string>> extra = {},
+                         bool secure = false) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", BasicAuth("admin", "admin-password")},
+        {"Host", "index.example"},
+        {"Content-Type", "application/x-www-form-urlencoded"}};
+    for (auto& header : extra) {
+      headers.push_back(std::move(header));
+    }
+    RequestHead head = Head("POST", std::move(target), std::move(headers));
+    head.body = std::move(fields);
+    head.secure = secure;
+    return handlers_->Handle(head);
+  }
+
+  // A JSON admin API call with basic auth, as curl sends it (no Origin, no Sec-Fetch-Site).
+  Response Api(std::string method, std::string target, std::string body = "",
+               const std::string& user = "admin", const std::string& password = "admin-password") {
+    RequestHead head =
+        Head(std::move(method), std::move(target),
+             {{"Authorization", BasicAuth(user, password)}, {"Content-Type", "application/json"}});
+    head.body = std::move(body);
+    return handlers_->Handle(head);
+  }
+
+  // foo's filenames in the index, in document order (empty when foo serves nothing).
+  std::vector<std::string> FooFiles() {
+    std::vector<std::string> names;
+    auto view = index_->GetProject("foo");
+    if (view.has_value()) {
+      for (const doc::FileEntry& file : (*view)->doc.files) {
+        names.push_back(file.filename);
+      }
+    }
+    return names;
+  }
+
+  // The stored project document of `project`, read past every cache; nullopt when none.
+  std::optional<doc::ProjectDoc> StoredDoc(std::string_view project) {
+    auto object = storage_->Get(*storage::ProjectDocKey(project));
+    if (!object.has_value()) {
+      EXPECT_EQ(object.error().code(), StatusCode::kNotFound) << object.error();
+      return std::nullopt;
+    }
+    auto decoded = doc::DecodeProjectDoc(object->data);
+    EXPECT_TRUE(decoded.has_value());
+    return decoded.has_value() ? std::optional<doc::ProjectDoc>(*decoded) : std::nullopt;
+  }
+
+  // Stores foo 2.0 (a wheel) beside UploadFoo's 1.0.
+  void UploadFoo2() {
+    auto outcome = index_->Upload(
+        MakeForm(dir_, kWheel2Name, Wheel("foo", "2.0", Metadata("Foo", "2.0")), "foo", "2.0"),
+        "uploader");
+    ASSERT_TRUE(outcome.has_value()) << outcome.error();
+  }
+
+  // The account `name` as stored, or nullopt.
+  std::optional<auth::UserInfo> UserNamed(std::string_view name) {
+    auto users = auth_->ListUsers();
+    EXPECT_TRUE(users.has_value());
+    if (users.has_value()) {
+      for (const auth::UserInfo& user : *users) {
+        if (user.name == name) {
+          return user;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> UserNames() {
+    std::vector<std::string> names;
+    auto users = auth_->ListUsers();
+    EXPECT_TRUE(users.has_value());
+    if (users.has_value()) {
+      for (const auth::UserInfo& user : *users) {
+        names.push_back(user.name);
+      }
+    }
+    return names;
+  }
+
+  // The status of GET /simple/ with these basic credentials (200: they work; 401: they do not).
+  unsigned SimpleRootAs(const std::string& user, const std::string& password) {
+    return handlers_
+        ->Handle(Head("GET", "/simple/", {{"Authorization", BasicAuth(user, password)}}))
+        .status;
+  }
+
+  static constexpr char kWheel2Name[] = "foo-2.0-py3-none-any.whl";
 };
 
 TEST_F(UiTest, AnonymousVisitorsOfPagesAreSentToTheLoginForm) {
@@ -1638,6 +1741,399 @@ TEST_F(UiTest, ManagePagesAreForAdministrators) {
   EXPECT_FALSE(Yanked());
 }
 
+// --- Manage pages: deleting -----------------------------------------------------------------
+
+TEST_F(UiTest, DeleteFileFromTheManagePageRemovesItForGood) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  Response res =
+      SessionPost(cookie, "/manage/project/foo/delete-file", "filename=" + std::string(kSdistName));
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "./?done=deleted-file");
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName));
+  ASSERT_TRUE(StoredDoc("foo").has_value());
+  EXPECT_THAT(StoredDoc("foo")->deleted_filenames, ::testing::ElementsAre(kSdistName));
+  EXPECT_THAT(Get("/simple/foo/").body, Not(HasSubstr(kSdistName)));
+  EXPECT_EQ(Get(std::string("/files/foo/") + kSdistName).status, 404U);
+  Response page =
+      handlers_->Handle(WithSession("GET", "/manage/project/foo/?done=deleted-file", cookie));
+  EXPECT_THAT(page.body, HasSubstr("File deleted."));
+
+  // The same filename, even with the same bytes, is refused from now on.
+  Response again = PostUpload(TwineForm(kSdistName, sdist_));
+  EXPECT_EQ(again.status, 400U);
+  EXPECT_THAT(again.body, HasSubstr("previously used by a file that has since been deleted"));
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName));
+
+  // A file that is not there: 404, nothing else changes.
+  Response missing =
+      SessionPost(cookie, "/manage/project/foo/delete-file", "filename=foo-9.9-py3-none-any.whl");
+  EXPECT_EQ(missing.status, 404U);
+  EXPECT_THAT(missing.body, HasSubstr("foo-9.9-py3-none-any.whl"));
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName));
+}
+
+TEST_F(UiTest, DeleteReleaseFromTheManagePageRemovesEveryFileOfIt) {
+  UploadFoo();
+  UploadFoo2();
+  const std::string cookie = Login("admin", "admin-password");
+  Response res = SessionPost(cookie, "/manage/project/foo/delete-release", "version=1.0");
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "./?done=deleted-release");
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheel2Name));
+  ASSERT_TRUE(StoredDoc("foo").has_value());
+  EXPECT_THAT(StoredDoc("foo")->deleted_filenames,
+              ::testing::UnorderedElementsAre(kWheelName, kSdistName));
+  EXPECT_EQ(Get("/project/foo/1.0/").status, 404U);
+  EXPECT_EQ(PostUpload(TwineForm(kWheelName, wheel_)).status, 400U);
+  EXPECT_EQ(PostUpload(TwineForm(kSdistName, sdist_)).status, 400U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheel2Name));
+
+  Response missing = SessionPost(cookie, "/manage/project/foo/delete-release", "version=9.9");
+  EXPECT_EQ(missing.status, 404U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheel2Name));
+}
+
+TEST_F(UiTest, DeleteProjectNeedsItsNameTypedToConfirm) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  const std::int64_t serial = StoredDoc("foo")->serial;
+  // A wrong name, or none: 400 with the page saying what to type, and nothing changes.
+  for (const std::string fields : {"confirm=bar", "confirm=", "confirm=foo-1.0", ""}) {
+    Response res = SessionPost(cookie, "/manage/project/foo/delete-project", fields);
+    EXPECT_EQ(res.status, 400U) << fields;
+    EXPECT_THAT(res.body, HasSubstr("To delete the project, type its name (foo) in the box."))
+        << fields;
+    EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName)) << fields;
+    EXPECT_EQ(StoredDoc("foo")->serial, serial) << fields;
+  }
+  EXPECT_EQ(Get("/simple/foo/").status, 200U);
+
+  // Any spelling of the name confirms.
+  Response res = SessionPost(cookie, "/manage/project/foo/delete-project", "confirm=Foo");
+  EXPECT_EQ(res.status, 200U) << res.body;
+  EXPECT_THAT(res.body, HasSubstr("Project foo was deleted."));
+  EXPECT_TRUE(FooFiles().empty());
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Get("/simple/foo/").status, 404U);
+  EXPECT_THAT(Get("/simple/").body, Not(HasSubstr("foo")));
+  // The name stays private (never served from an upstream); the filenames stay refused.
+  auto still_private = index_->IsPrivateName("foo");
+  ASSERT_TRUE(still_private.has_value());
+  EXPECT_TRUE(*still_private);
+  EXPECT_EQ(PostUpload(TwineForm(kWheelName, wheel_)).status, 400U);
+  // Deleting it again: there is nothing left.
+  EXPECT_EQ(SessionPost(cookie, "/manage/project/foo/delete-project", "confirm=foo").status, 404U);
+}
+
+TEST_F(UiTest, DeleteFormsWithoutTheCsrfTokenChangeNothing) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  const std::int64_t serial = StoredDoc("foo")->serial;
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"/manage/project/foo/delete-file", "filename=" + std::string(kSdistName)},
+      {"/manage/project/foo/delete-release", "version=1.0"},
+      {"/manage/project/foo/delete-project", "confirm=foo"},
+  };
+  for (const auto& [target, fields] : forms) {
+    for (const std::string& csrf :
+         std::vector<std::string>{"", "&csrf=AAAA", "&csrf=" + Csrf(cookie) + "x"}) {
+      Response res = handlers_->Handle(WithSession("POST", target, cookie, fields + csrf));
+      EXPECT_EQ(res.status, 403U) << target << csrf;
+      EXPECT_THAT(res.body, HasSubstr("reload the page and try again")) << target;
+    }
+    // The right token, but another site's origin.
+    RequestHead cross = WithSession("POST", target, cookie, fields + "&csrf=" + Csrf(cookie));
+    cross.headers.emplace_back("Origin", "https://evil.example");
+    EXPECT_EQ(handlers_->Handle(cross).status, 403U) << target;
+  }
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName));
+  EXPECT_EQ(StoredDoc("foo")->serial, serial);
+  EXPECT_TRUE(StoredDoc("foo")->deleted_filenames.empty());
+}
+
+// --- Manage pages: users --------------------------------------------------------------------
+
+TEST_F(UiTest, AdminsAddUsersOnTheUsersPage) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  Response res = SessionPost(cookie, "/manage/users/add",
+                             "name=carol&password=carol-password&role=upload&projects=Foo");
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "./?done=user-added");
+  auto carol = UserNamed("carol");
+  ASSERT_TRUE(carol.has_value());
+  EXPECT_EQ(carol->role, auth::Role::kUpload);
+  EXPECT_THAT(carol->upload_projects, ::testing::ElementsAre("foo"));
+  EXPECT_EQ(SimpleRootAs("carol", "carol-password"), 200U);
+  const std::string bar = Wheel("bar", "1.0", Metadata("bar", "1.0"));
+  EXPECT_EQ(PostUpload(TwineForm("bar-1.0-py3-none-any.whl", bar, "bar"), "carol").status, 403U);
+  Response page = handlers_->Handle(WithSession("GET", "/manage/users/?done=user-added", cookie));
+  EXPECT_THAT(page.body, HasSubstr("User added."));
+  EXPECT_THAT(page.body, HasSubstr("carol"));
+
+  // Refused with the reason on the page, and no account changes: a name taken, a short
+  // password, an unknown role, a project limit on a reader.
+  const std::vector<std::string> before = UserNames();
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"name=carol&password=another-password&role=read", "already exists"},
+      {"name=dave&password=short&role=read", "password: must be 8 to 1024 bytes long"},
+      {"name=dave&password=dave-password&role=boss", "role: must be read, upload or admin"},
+      {"name=dave&password=dave-password&role=read&projects=foo",
+       "only a user with the upload role can be limited to projects"},
+  };
+  for (const auto& [fields, why] : refused) {
+    Response bad = SessionPost(cookie, "/manage/users/add", fields);
+    EXPECT_EQ(bad.status, 400U) << fields;
+    EXPECT_THAT(bad.body, HasSubstr(why)) << fields;
+  }
+  EXPECT_EQ(UserNames(), before);
+  EXPECT_EQ(SimpleRootAs("carol", "carol-password"), 200U);
+}
+
+TEST_F(UiTest, AdminsChangeRolesOnTheUsersPage) {
+  UploadFoo();
+  const std::string cookie = Login("admin", "admin-password");
+  const std::string reader_cookie = Login("reader", "reader-password");
+  const std::string wheel = Wheel("foo", "3.0", Metadata("Foo", "3.0"));
+  EXPECT_EQ(PostUpload(TwineForm("foo-3.0-py3-none-any.whl", wheel, "foo", "3.0"), "reader").status,
+            403U);
+
+  Response res = SessionPost(cookie, "/manage/users/reader/role", "role=upload&projects=Foo");
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "../?done=user-updated");
+  auto reader = UserNamed("reader");
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->role, auth::Role::kUpload);
+  EXPECT_THAT(reader->upload_projects, ::testing::ElementsAre("foo"));
+  EXPECT_EQ(PostUpload(TwineForm("foo-3.0-py3-none-any.whl", wheel, "foo", "3.0"), "reader").status,
+            200U);
+  // The reader's browser session ended with the old role.
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/account/", reader_cookie)).status, 303U);
+
+  // Refused: no change.
+  Response limited_admin =
+      SessionPost(cookie, "/manage/users/reader/role", "role=admin&projects=foo");
+  EXPECT_EQ(limited_admin.status, 400U);
+  EXPECT_THAT(limited_admin.body, HasSubstr("only a user with the upload role"));
+  EXPECT_EQ(SessionPost(cookie, "/manage/users/reader/role", "role=boss").status, 400U);
+  EXPECT_EQ(SessionPost(cookie, "/manage/users/nobody/role", "role=read").status, 404U);
+  reader = UserNamed("reader");
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->role, auth::Role::kUpload);
+  EXPECT_THAT(reader->upload_projects, ::testing::ElementsAre("foo"));
+  EXPECT_FALSE(UserNamed("nobody").has_value());
+
+  // Back to read, and the limit goes with the upload role.
+  EXPECT_EQ(SessionPost(cookie, "/manage/users/reader/role", "role=read&projects=").status, 303U);
+  reader = UserNamed("reader");
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->role, auth::Role::kRead);
+  EXPECT_TRUE(reader->upload_projects.empty());
+}
+
+TEST_F(UiTest, AdminsSetPasswordsOnTheUsersPage) {
+  const std::string cookie = Login("admin", "admin-password");
+  const std::string reader_cookie = Login("reader", "reader-password");
+  ASSERT_EQ(handlers_->Handle(WithSession("GET", "/account/", reader_cookie)).status, 200U);
+
+  // Too short: refused, the old password still works.
+  Response short_one = SessionPost(cookie, "/manage/users/reader/password", "password=short");
+  EXPECT_EQ(short_one.status, 400U);
+  EXPECT_THAT(short_one.body, HasSubstr("password: must be 8 to 1024 bytes long"));
+  EXPECT_EQ(SimpleRootAs("reader", "reader-password"), 200U);
+
+  Response res =
+      SessionPost(cookie, "/manage/users/reader/password", "password=a-new-reader-password");
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "../?done=password-set");
+  EXPECT_EQ(SimpleRootAs("reader", "reader-password"), 401U);
+  EXPECT_EQ(SimpleRootAs("reader", "a-new-reader-password"), 200U);
+  // The reader's browser session ended with it.
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/account/", reader_cookie)).status, 303U);
+
+  EXPECT_EQ(
+      SessionPost(cookie, "/manage/users/nobody/password", "password=long-enough-password").status,
+      404U);
+  EXPECT_FALSE(UserNamed("nobody").has_value());
+}
+
+TEST_F(UiTest, AdminsDeleteUsersButNotThemselves) {
+  auto token = auth_->CreateToken("uploader", "ci", auth::Role::kUpload, {}, 0);
+  ASSERT_TRUE(token.has_value());
+  ASSERT_EQ(SimpleRootAs("__token__", token->secret), 200U);
+  const std::string cookie = Login("admin", "admin-password");
+
+  Response res = SessionPost(cookie, "/manage/users/uploader/delete", "");
+  EXPECT_EQ(res.status, 303U) << res.body;
+  EXPECT_EQ(Header(res, "Location"), "../?done=user-deleted");
+  EXPECT_FALSE(UserNamed("uploader").has_value());
+  EXPECT_EQ(SimpleRootAs("uploader", "uploader-password"), 401U);
+  EXPECT_EQ(SimpleRootAs("__token__", token->secret), 401U);  // its tokens went with it
+  auto gone = auth_->GetToken(token->info.id);
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code(), StatusCode::kNotFound);
+
+  // Not the account doing it: 400 with the reason, and the admin can still log in.
+  Response self = SessionPost(cookie, "/manage/users/admin/delete", "");
+  EXPECT_EQ(self.status, 400U);
+  EXPECT_THAT(self.body, HasSubstr("You cannot delete your own account while logged in with it."));
+  ASSERT_TRUE(UserNamed("admin").has_value());
+  EXPECT_EQ(UserNamed("admin")->role, auth::Role::kAdmin);
+  EXPECT_EQ(SimpleRootAs("admin", "admin-password"), 200U);
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/manage/users/", cookie)).status, 200U);
+
+  EXPECT_EQ(SessionPost(cookie, "/manage/users/nobody/delete", "").status, 404U);
+  EXPECT_THAT(UserNames(), ::testing::UnorderedElementsAre("reader", "admin"));
+}
+
+TEST_F(UiTest, UserFormsWithoutTheCsrfTokenChangeNothing) {
+  const std::string cookie = Login("admin", "admin-password");
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"/manage/users/add", "name=carol&password=carol-password&role=admin"},
+      {"/manage/users/reader/role", "role=admin"},
+      {"/manage/users/reader/password", "password=a-new-reader-password"},
+      {"/manage/users/reader/delete", ""},
+  };
+  for (const auto& [target, fields] : forms) {
+    for (const std::string csrf : {"", "csrf=AAAA"}) {
+      const std::string body = fields.empty() || csrf.empty() ? fields + csrf : fields + "&" + csrf;
+      EXPECT_EQ(handlers_->Handle(WithSession("POST", target, cookie, body)).status, 403U)
+          << target << " " << csrf;
+    }
+  }
+  EXPECT_THAT(UserNames(), ::testing::UnorderedElementsAre("reader", "uploader", "admin"));
+  ASSERT_TRUE(UserNamed("reader").has_value());
+  EXPECT_EQ(UserNamed("reader")->role, auth::Role::kRead);
+  EXPECT_EQ(SimpleRootAs("reader", "reader-password"), 200U);
+}
+
+TEST_F(UiTest, NonAdminsCannotManageUsersOrDelete) {
+  UploadFoo();
+  const std::string cookie = Login("uploader", "uploader-password");
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"/manage/users/add", "name=carol&password=carol-password&role=admin"},
+      {"/manage/users/uploader/role", "role=admin"},
+      {"/manage/users/reader/password", "password=a-new-reader-password"},
+      {"/manage/users/reader/delete", ""},
+      {"/manage/project/foo/delete-file", "filename=" + std::string(kSdistName)},
+      {"/manage/project/foo/delete-release", "version=1.0"},
+      {"/manage/project/foo/delete-project", "confirm=foo"},
+  };
+  for (const auto& [target, fields] : forms) {
+    Response res = SessionPost(cookie, target, fields);
+    EXPECT_EQ(res.status, 403U) << target;
+    EXPECT_THAT(res.body, HasSubstr("Only administrators can manage the index.")) << target;
+  }
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/manage/users/", cookie)).status, 403U);
+  EXPECT_THAT(UserNames(), ::testing::UnorderedElementsAre("reader", "uploader", "admin"));
+  EXPECT_EQ(UserNamed("uploader")->role, auth::Role::kUpload);
+  EXPECT_EQ(SimpleRootAs("reader", "reader-password"), 200U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName));
+}
+
+// --- Form posts with basic auth: only from pydepot's own pages -------------------------------
+
+TEST_F(UiTest, BasicAuthFormPostFromAnotherSiteIsRefused) {
+  UploadFoo();
+  const std::string fields = "filename=" + std::string(kSdistName);
+  const std::vector<std::vector<std::pair<std::string, std::string>>> cross_site = {
+      {{"Origin", "https://evil.example"}},
+      {{"Origin", "https://evil.example"}, {"Sec-Fetch-Site", "cross-site"}},
+      {{"Sec-Fetch-Site", "cross-site"}},
+      {{"Sec-Fetch-Site", "same-site"}},  // a sibling host is another origin
+      {{"Origin", "null"}},
+      {{"Origin", "https://index.example.evil.example"}},
+  };
+  for (const auto& headers : cross_site) {
+    Response res = BasicFormPost("/manage/project/foo/delete-file", fields, headers);
+    EXPECT_EQ(res.status, 403U) << headers.front().first << ": " << headers.front().second;
+  }
+  // Over HTTPS, the page itself came over HTTPS: a plain-http origin is not this site.
+  EXPECT_EQ(BasicFormPost("/manage/project/foo/delete-file", fields,
+                          {{"Origin", "http://index.example"}}, /*secure=*/true)
+                .status,
+            403U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName));
+  EXPECT_TRUE(StoredDoc("foo")->deleted_filenames.empty());
+}
+
+TEST_F(UiTest, BasicAuthFormPostWithoutOriginIsRefusedWithAWayForward) {
+  UploadFoo();
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"/manage/project/foo/delete-file", "filename=" + std::string(kSdistName)},
+      {"/manage/project/foo/delete-project", "confirm=foo"},
+      {"/manage/project/foo/yank", "version=1.0&reason=x"},
+      {"/manage/users/add", "name=carol&password=carol-password&role=admin"},
+      {"/manage/users/reader/delete", ""},
+      {"/account/tokens", "name=ci&scope=read"},
+  };
+  for (const auto& [target, fields] : forms) {
+    Response res = BasicFormPost(target, fields);
+    EXPECT_EQ(res.status, 403U) << target;
+    EXPECT_THAT(res.body, HasSubstr("Log in with the form at /login")) << target;
+    EXPECT_TRUE(TokenIn(res.body).empty());
+  }
+  // A token sent as basic credentials is no better.
+  auto token = auth_->CreateToken("admin", "ci", auth::Role::kUpload, {}, 0);
+  ASSERT_TRUE(token.has_value());
+  RequestHead with_token =
+      Head("POST", "/manage/project/foo/delete-file",
+           {{"Authorization", BasicAuth("__token__", token->secret)}, {"Host", "index.example"}});
+  with_token.body = "filename=" + std::string(kSdistName);
+  EXPECT_EQ(handlers_->Handle(with_token).status, 403U);
+
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName));
+  EXPECT_FALSE(Yanked());
+  EXPECT_THAT(UserNames(), ::testing::UnorderedElementsAre("reader", "uploader", "admin"));
+  auto tokens = auth_->ListTokens("admin");
+  ASSERT_TRUE(tokens.has_value());
+  EXPECT_EQ(tokens->size(), 1U);  // only the one made above
+  // GET pages keep working with basic auth.
+  RequestHead page = Head("GET", "/manage/project/foo/",
+                          {{"Authorization", BasicAuth("admin", "admin-password")}});
+  EXPECT_EQ(handlers_->Handle(page).status, 200U);
+}
+
+TEST_F(UiTest, BasicAuthFormPostFromOwnPagesWorks) {
+  UploadFoo();
+  UploadFoo2();
+  Response by_origin =
+      BasicFormPost("/manage/project/foo/delete-file", "filename=" + std::string(kSdistName),
+                    {{"Origin", "http://index.example"}});
+  EXPECT_EQ(by_origin.status, 303U) << by_origin.body;
+  EXPECT_EQ(Header(by_origin, "Location"), "./?done=deleted-file");
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kWheel2Name));
+
+  Response by_fetch_site = BasicFormPost("/manage/project/foo/delete-release", "version=1.0",
+                                         {{"Sec-Fetch-Site", "same-origin"}});
+  EXPECT_EQ(by_fetch_site.status, 303U) << by_fetch_site.body;
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheel2Name));
+
+  Response over_https = BasicFormPost(
+      "/manage/users/add", "name=carol&password=carol-password&role=read",
+      {{"Origin", "https://INDEX.example"}, {"Sec-Fetch-Site", "same-origin"}}, /*secure=*/true);
+  EXPECT_EQ(over_https.status, 303U) << over_https.body;
+  EXPECT_TRUE(UserNamed("carol").has_value());
+}
+
+TEST_F(UiTest, AdminApiTakesBasicAuthWithoutOriginButNotFromAnotherSite) {
+  UploadFoo();
+  // curl: basic auth, no Origin, no Sec-Fetch-Site.
+  EXPECT_EQ(Api("POST", "/api/projects/foo/releases/1.0/yank", R"({"reason":"bad"})").status, 204U);
+  EXPECT_TRUE(Yanked());
+  // A browser posting from another site says so: refused, nothing changes.
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"Origin", "https://evil.example"}, {"Sec-Fetch-Site", "cross-site"}}) {
+    RequestHead head = Head("DELETE", "/api/projects/foo/files/" + std::string(kSdistName),
+                            {{"Authorization", BasicAuth("admin", "admin-password")},
+                             {"Host", "index.example"},
+                             {name, value}});
+    EXPECT_EQ(handlers_->Handle(head).status, 403U) << name;
+  }
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName));
+}
+
 TEST_F(UiTest, LogoutEndsTheSessionEverywhere) {
   const std::string cookie = Login("reader", "reader-password");
   Response res = handlers_->Handle(WithSession("POST", "/logout", cookie, "csrf=" + Csrf(cookie)));
@@ -1754,6 +2250,213 @@ TEST_F(UiTest, AdminApiManagesUsersTokensAndReleases) {
   EXPECT_EQ(handlers_->Handle(reader).status, 403U);
   EXPECT_EQ(admin("PUT", "/api/nothing").status, 404U);
   EXPECT_EQ(admin("POST", "/api/users", "not json").status, 400U);
+}
+
+TEST_F(UiTest, AdminApiClaimsNamesBeforeTheirFirstUpload) {
+  Response created = Api("POST", "/api/projects/Internal.Tool/claim");
+  EXPECT_EQ(created.status, 201U) << created.body;
+  EXPECT_EQ(json::parse(created.body), json::parse(R"({"name":"internal-tool","claimed":true})"));
+  auto claimed = index_->IsPrivateName("internal-tool");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_TRUE(*claimed);
+  const auto doc = StoredDoc("internal-tool");
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_TRUE(doc->files.empty());
+  EXPECT_EQ(doc->display_name, "Internal.Tool");
+  // It serves nothing until its first upload, and is not listed.
+  EXPECT_EQ(Get("/simple/internal-tool/").status, 404U);
+  EXPECT_EQ(Api("GET", "/api/projects/internal-tool").status, 404U);
+  EXPECT_THAT(Get("/simple/").body, Not(HasSubstr("internal")));
+
+  // Claimed already, in any spelling: 200 with false, and the document is left alone.
+  Response again = Api("POST", "/api/projects/internal_tool/claim");
+  EXPECT_EQ(again.status, 200U) << again.body;
+  EXPECT_EQ(json::parse(again.body), json::parse(R"({"name":"internal-tool","claimed":false})"));
+  EXPECT_EQ(StoredDoc("internal-tool")->serial, doc->serial);
+  EXPECT_EQ(StoredDoc("internal-tool")->display_name, "Internal.Tool");
+  // An uploaded project's name is private already.
+  UploadFoo();
+  const std::int64_t foo_serial = StoredDoc("foo")->serial;
+  Response uploaded = Api("POST", "/api/projects/Foo/claim");
+  EXPECT_EQ(uploaded.status, 200U);
+  EXPECT_EQ(json::parse(uploaded.body), json::parse(R"({"name":"foo","claimed":false})"));
+  EXPECT_EQ(StoredDoc("foo")->serial, foo_serial);
+
+  // Refused: an invalid name (400, saying why), a reader (403), a GET (not a route).
+  Response bad = Api("POST", "/api/projects/-bad-/claim");
+  EXPECT_EQ(bad.status, 400U);
+  EXPECT_THAT(bad.body, HasSubstr("not a valid project name"));
+  EXPECT_EQ(Api("POST", "/api/projects/other/claim", "", "reader", "reader-password").status, 403U);
+  EXPECT_EQ(Api("GET", "/api/projects/other/claim").status, 404U);
+  auto other = index_->IsPrivateName("other");
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(*other);
+}
+
+TEST_F(UiTest, AdminApiAllowsAndDeniesUpstreamPerProject) {
+  UploadFoo();
+  const std::int64_t serial = StoredDoc("foo")->serial;
+  EXPECT_EQ(Api("POST", "/api/projects/Foo/upstream", R"({"allowed":true})").status, 204U);
+  EXPECT_TRUE(StoredDoc("foo")->upstream_allowed);
+  EXPECT_EQ(StoredDoc("foo")->serial, serial + 1);
+  auto view = index_->GetProject("foo");
+  ASSERT_TRUE(view.has_value());
+  EXPECT_TRUE((*view)->doc.upstream_allowed);
+  EXPECT_THAT(Api("GET", "/api/projects/foo").body, HasSubstr(R"("upstream_allowed":true)"));
+  // Setting what is set changes nothing.
+  EXPECT_EQ(Api("PUT", "/api/projects/foo/upstream", R"({"allowed":true})").status, 204U);
+  EXPECT_EQ(StoredDoc("foo")->serial, serial + 1);
+
+  EXPECT_EQ(Api("POST", "/api/projects/foo/upstream", R"({"allowed":false})").status, 204U);
+  EXPECT_FALSE(StoredDoc("foo")->upstream_allowed);
+  EXPECT_EQ(StoredDoc("foo")->serial, serial + 2);
+  EXPECT_THAT(Api("GET", "/api/projects/foo").body, Not(HasSubstr("upstream_allowed")));
+
+  // A body that is not {"allowed": true|false}: 400 saying what to send; nothing changes.
+  for (const std::string body :
+       {"", "{}", R"({"allowed":"yes"})", R"({"allowed":1})", R"({"allowed":null})"}) {
+    Response bad = Api("POST", "/api/projects/foo/upstream", body);
+    EXPECT_EQ(bad.status, 400U) << body;
+    EXPECT_THAT(bad.body, HasSubstr(R"(Send {\"allowed\": true} or {\"allowed\": false}.)"))
+        << body;
+  }
+  EXPECT_EQ(Api("POST", "/api/projects/foo/upstream", "[true]").status, 400U);
+  EXPECT_EQ(
+      Api("POST", "/api/projects/foo/upstream", R"({"allowed":true})", "reader", "reader-password")
+          .status,
+      403U);
+  EXPECT_FALSE(StoredDoc("foo")->upstream_allowed);
+  EXPECT_EQ(StoredDoc("foo")->serial, serial + 2);
+
+  // A name nobody uploaded or claimed: 404 (claim it first), and it stays public.
+  Response unknown = Api("POST", "/api/projects/nothing-here/upstream", R"({"allowed":true})");
+  EXPECT_EQ(unknown.status, 404U);
+  EXPECT_THAT(unknown.body, HasSubstr("claim the name"));
+  auto still_public = index_->IsPrivateName("nothing-here");
+  ASSERT_TRUE(still_public.has_value());
+  EXPECT_FALSE(*still_public);
+  // A claimed name can be opened to the upstream before its first upload.
+  ASSERT_EQ(Api("POST", "/api/projects/nothing-here/claim").status, 201U);
+  EXPECT_EQ(Api("POST", "/api/projects/nothing-here/upstream", R"({"allowed":true})").status, 204U);
+  EXPECT_TRUE(StoredDoc("nothing-here")->upstream_allowed);
+}
+
+TEST_F(UiTest, AdminApiPatchesUsers) {
+  EXPECT_EQ(
+      Api("PATCH", "/api/users/reader", R"({"role":"upload","upload_projects":["Foo"]})").status,
+      204U);
+  auto reader = UserNamed("reader");
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->role, auth::Role::kUpload);
+  EXPECT_THAT(reader->upload_projects, ::testing::ElementsAre("foo"));
+
+  // Only the password: the old one stops working, the new one works, the role stays, and the
+  // user's browser sessions end.
+  const std::string reader_cookie = Login("reader", "reader-password");
+  EXPECT_EQ(Api("PATCH", "/api/users/reader", R"({"password":"a-new-reader-password"})").status,
+            204U);
+  EXPECT_EQ(SimpleRootAs("reader", "reader-password"), 401U);
+  EXPECT_EQ(SimpleRootAs("reader", "a-new-reader-password"), 200U);
+  EXPECT_EQ(handlers_->Handle(WithSession("GET", "/account/", reader_cookie)).status, 303U);
+  reader = UserNamed("reader");
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->role, auth::Role::kUpload);
+  EXPECT_THAT(reader->upload_projects, ::testing::ElementsAre("foo"));
+
+  // Only the role: a field left out keeps its value while the role is upload; another role
+  // drops the project limit.
+  EXPECT_EQ(Api("PATCH", "/api/users/reader", R"({"role":"upload"})").status, 204U);
+  EXPECT_THAT(UserNamed("reader")->upload_projects, ::testing::ElementsAre("foo"));
+  EXPECT_EQ(Api("PATCH", "/api/users/reader", R"({"upload_projects":[]})").status, 204U);
+  EXPECT_TRUE(UserNamed("reader")->upload_projects.empty());
+  EXPECT_EQ(Api("PATCH", "/api/users/reader", R"({"upload_projects":["foo"]})").status, 204U);
+  EXPECT_THAT(UserNamed("reader")->upload_projects, ::testing::ElementsAre("foo"));
+  EXPECT_EQ(Api("PATCH", "/api/users/reader", R"({"role":"admin"})").status, 204U);
+  EXPECT_EQ(UserNamed("reader")->role, auth::Role::kAdmin);
+  EXPECT_TRUE(UserNamed("reader")->upload_projects.empty());
+
+  // Refused with 400 and nothing changes: an unknown role, wrong types, a short password.
+  for (const std::string body :
+       {R"({"role":"boss"})", R"({"role":3})", R"({"upload_projects":"foo"})",
+        R"({"password":"short"})", R"({"password":12345678})", "not json"}) {
+    Response bad = Api("PATCH", "/api/users/reader", body);
+    EXPECT_EQ(bad.status, 400U) << body;
+    EXPECT_EQ(Header(bad, "Content-Type"), "application/json") << body;
+  }
+  EXPECT_EQ(UserNamed("reader")->role, auth::Role::kAdmin);
+  EXPECT_EQ(SimpleRootAs("reader", "a-new-reader-password"), 200U);
+
+  // An unknown user: 404, and no account appears.
+  EXPECT_EQ(Api("PATCH", "/api/users/nobody", R"({"role":"read"})").status, 404U);
+  EXPECT_EQ(Api("PATCH", "/api/users/nobody", R"({"password":"long-enough-password"})").status,
+            404U);
+  EXPECT_FALSE(UserNamed("nobody").has_value());
+  // Only admins, even for their own account.
+  EXPECT_EQ(
+      Api("PATCH", "/api/users/uploader", R"({"role":"admin"})", "uploader", "uploader-password")
+          .status,
+      403U);
+  EXPECT_EQ(UserNamed("uploader")->role, auth::Role::kUpload);
+}
+
+TEST_F(UiTest, AdminApiDeletesReleases) {
+  UploadFoo();
+  UploadFoo2();
+  EXPECT_EQ(Api("DELETE", "/api/projects/foo/releases/1.0", "", "reader", "reader-password").status,
+            403U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheelName, kSdistName, kWheel2Name));
+
+  // Any spelling of the project; the version matched by release key (1.0.0 is 1.0).
+  EXPECT_EQ(Api("DELETE", "/api/projects/Foo/releases/1.0.0").status, 204U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheel2Name));
+  EXPECT_THAT(StoredDoc("foo")->deleted_filenames,
+              ::testing::UnorderedElementsAre(kWheelName, kSdistName));
+  EXPECT_EQ(PostUpload(TwineForm(kWheelName, wheel_)).status, 400U);
+  EXPECT_EQ(PostUpload(TwineForm(kSdistName, sdist_)).status, 400U);
+
+  Response again = Api("DELETE", "/api/projects/foo/releases/1.0");
+  EXPECT_EQ(again.status, 404U);
+  EXPECT_THAT(again.body, HasSubstr("no release 1.0"));
+  EXPECT_EQ(Api("DELETE", "/api/projects/nothing/releases/1.0").status, 404U);
+  EXPECT_THAT(FooFiles(), ::testing::ElementsAre(kWheel2Name));
+}
+
+TEST_F(UiTest, AdminApiShowsOneToken) {
+  auto token = auth_->CreateToken("uploader", "ci main", auth::Role::kUpload, {"Foo"}, 0);
+  ASSERT_TRUE(token.has_value());
+  const std::string id = token->info.id;
+  const std::string secret_part = token->secret.substr(token->secret.rfind('-') + 1);
+
+  Response shown = Api("GET", "/api/tokens/" + id);
+  ASSERT_EQ(shown.status, 200U) << shown.body;
+  const json::object fields = json::parse(shown.body).as_object();
+  EXPECT_EQ(json::value_to<std::string>(fields.at("id")), id);
+  EXPECT_EQ(json::value_to<std::string>(fields.at("user")), "uploader");
+  EXPECT_EQ(json::value_to<std::string>(fields.at("name")), "ci main");
+  EXPECT_EQ(json::value_to<std::string>(fields.at("scope")), "upload");
+  EXPECT_EQ(json::value_to<std::vector<std::string>>(fields.at("projects")),
+            std::vector<std::string>{"foo"});
+  EXPECT_TRUE(fields.at("created").is_string());
+  EXPECT_TRUE(fields.at("expires").is_null());
+  EXPECT_FALSE(fields.contains("token"));
+  EXPECT_THAT(shown.body, Not(HasSubstr(secret_part)));
+
+  // Its owner sees it (with a password); another account cannot tell it from none.
+  EXPECT_EQ(Api("GET", "/api/tokens/" + id, "", "uploader", "uploader-password").status, 200U);
+  Response others = Api("GET", "/api/tokens/" + id, "", "reader", "reader-password");
+  Response none = Api("GET", "/api/tokens/0123456789abcdef");
+  EXPECT_EQ(others.status, 404U);
+  EXPECT_EQ(none.status, 404U);
+  EXPECT_EQ(others.body, none.body);
+  // Errors are JSON: the message, the status with the message as its reason, the title.
+  EXPECT_EQ(json::parse(none.body),
+            json::parse(R"({"message":"No such token.","code":"404 No such token.",)"
+                        R"("title":"Not Found"})"));
+  // The token itself cannot look.
+  EXPECT_EQ(Api("GET", "/api/tokens/" + id, "", "__token__", token->secret).status, 403U);
+
+  ASSERT_EQ(Api("DELETE", "/api/tokens/" + id).status, 204U);
+  EXPECT_EQ(Api("GET", "/api/tokens/" + id).status, 404U);
 }
 
 TEST_F(UiTest, SessionApiCallsNeedTheCsrfHeader) {

@@ -105,6 +105,26 @@ std::string SessionCookie(std::string_view value, bool secure, std::int64_t max_
   return cookie;
 }
 
+// True when the browser says a request came from one of this server's own pages:
+// `Sec-Fetch-Site: same-origin`, or an Origin naming the host the request was sent to (its Host
+// header), with an https origin when the request came over HTTPS. Browsers send both with every
+// form post; curl and other scripts send neither, and "Origin: null" proves nothing.
+bool ProvenSameOrigin(const RequestHead& head) {
+  if (EqualsIgnoreCase(head.Header("Sec-Fetch-Site"), "same-origin")) {
+    return true;
+  }
+  const std::string_view origin = head.Header("Origin");
+  const std::size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return false;
+  }
+  const std::string_view scheme = origin.substr(0, scheme_end);
+  const std::string_view host = origin.substr(scheme_end + 3);
+  const bool scheme_fits =
+      EqualsIgnoreCase(scheme, "https") || (!head.secure && EqualsIgnoreCase(scheme, "http"));
+  return scheme_fits && !host.empty() && EqualsIgnoreCase(host, head.Header("Host"));
+}
+
 // A refusal shown as a page (the browser shows the message), with the status of `status`.
 Response StatusPage(const RequestHead& head, const Status& status) {
   const unsigned code = HttpStatusFor(status);
@@ -254,6 +274,20 @@ std::optional<Response> Handlers::RouteUi(const RequestHead& head,
     return std::move(*refused);
   }
   const Principal& who = std::get<Principal>(identified);
+  // A browser that once answered the basic-auth prompt (the simple API asks for it) sends those
+  // credentials with every request to this site, including a form another site posts, and with
+  // no session there is no CSRF token to check. So a form posted with basic credentials (a
+  // password or a token) must prove it came from pydepot's own pages.
+  if (is_post && !who.user.empty() && !who.session && !ProvenSameOrigin(head)) {
+    return HtmlResponse(
+        403, render::MessagePageHtml(
+                 root, "Log in with the form",
+                 "This form was sent with basic-auth credentials, and nothing shows that it "
+                 "came from pydepot's own pages (no Sec-Fetch-Site: same-origin, no Origin "
+                 "naming this server), so nothing was changed. Log in with the form at /login "
+                 "to use the manage and account pages (scripts: use the JSON API under "
+                 "/api/)."));
+  }
   auto form = is_post ? ParseUrlEncoded(head.body) : std::optional<FormFields>(FormFields{});
   if (!form) {
     return HtmlResponse(400, render::MessagePageHtml(root, "Bad form",

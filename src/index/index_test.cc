@@ -1167,6 +1167,187 @@ TEST_F(DeleteTest, DeletedProjectsNameTakesNewFilenames) {
   ExpectConsistent();
 }
 
+// --- Private names and the upstream setting (docs/upstream.md) ---------------------------------
+
+// A memory store whose Head fails (a store outage met by the private-name check).
+class HeadFailingStorage final : public storage::StorageWrapper {
+ public:
+  HeadFailingStorage() : StorageWrapper(storage::NewMemStorage()) {}
+  std::atomic<bool> fail_heads{false};
+  StatusOr<storage::ObjectInfo> Head(std::string_view key) override {
+    if (fail_heads) {
+      return UnavailableError("injected failure reading " + std::string(key));
+    }
+    return target().Head(key);
+  }
+};
+
+bool IsPrivate(Index& index, std::string_view name) {
+  auto answer = index.IsPrivateName(name);
+  EXPECT_TRUE(answer.has_value()) << name << ": " << ErrorOf(answer);
+  return answer.has_value() && *answer;
+}
+
+TEST_F(IndexTest, ClaimReservesANameThatServesNothing) {
+  EXPECT_FALSE(IsPrivate(*index_, "my-tool"));
+  auto claimed = index_->Claim("My.Tool");
+  ASSERT_TRUE(claimed.has_value()) << ErrorOf(claimed);
+  EXPECT_TRUE(*claimed);
+  EXPECT_TRUE(IsPrivate(*index_, "my-tool"));
+
+  // An empty document under the normalized name, keeping the spelling it was claimed with.
+  const doc::ProjectDoc doc = StoredDoc("my-tool");
+  EXPECT_EQ(doc.name, "my-tool");
+  EXPECT_EQ(doc.display_name, "My.Tool");
+  EXPECT_EQ(doc.serial, 1);
+  EXPECT_THAT(doc.files, IsEmpty());
+  EXPECT_THAT(doc.releases, IsEmpty());
+  EXPECT_THAT(doc.deleted_filenames, IsEmpty());
+  EXPECT_FALSE(doc.upstream_allowed);
+  // It serves nothing and is not listed.
+  EXPECT_EQ(index_->GetProject("my-tool").error().code(), StatusCode::kNotFound);
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  EXPECT_THAT((*root)->list.projects, IsEmpty());
+  EXPECT_FALSE(storage_->Head(storage::ProjectListKey()).has_value());
+
+  // Claimed already, in any spelling: false, and the document is left as it was.
+  for (const char* spelling : {"my-tool", "MY_TOOL", "My.Tool"}) {
+    auto again = index_->Claim(spelling);
+    ASSERT_TRUE(again.has_value()) << spelling << ": " << ErrorOf(again);
+    EXPECT_FALSE(*again) << spelling;
+  }
+  EXPECT_EQ(StoredDoc("my-tool").serial, 1);
+  EXPECT_EQ(StoredDoc("my-tool").display_name, "My.Tool");
+
+  // Another instance (and a restart) sees the claim in the store.
+  auto other = Index::Create(*storage_, TestOptions());
+  EXPECT_TRUE(IsPrivate(*other, "my-tool"));
+  auto other_claim = other->Claim("my-tool");
+  ASSERT_TRUE(other_claim.has_value());
+  EXPECT_FALSE(*other_claim);
+}
+
+TEST_F(IndexTest, AClaimedNameTakesItsFirstUpload) {
+  ASSERT_TRUE(index_->Claim("Foo").has_value());
+  auto outcome = Upload(kWheelName, FooWheel());
+  ASSERT_TRUE(outcome.has_value()) << ErrorOf(outcome);
+  EXPECT_TRUE(outcome->created);
+  auto view = Project();
+  ASSERT_NE(view, nullptr);
+  ASSERT_EQ(view->doc.files.size(), 1U);
+  EXPECT_EQ(view->doc.files[0].filename, kWheelName);
+  EXPECT_EQ(view->doc.serial, 2);
+  auto root = index_->GetRoot();
+  ASSERT_TRUE(root.has_value());
+  ASSERT_EQ((*root)->list.projects.size(), 1U);
+  EXPECT_EQ((*root)->list.projects[0].name, "foo");
+  EXPECT_TRUE(IsPrivate(*index_, "foo"));
+}
+
+TEST_F(IndexTest, ClaimRefusesInvalidNamesAndLeavesUploadedProjectsAlone) {
+  for (const char* bad : {"", "-foo", "foo-", "../etc", "a/b", "foo bar", "f\xc3\xb6\xc3\xb6"}) {
+    auto claimed = index_->Claim(bad);
+    ASSERT_FALSE(claimed.has_value()) << bad;
+    EXPECT_EQ(claimed.error().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(claimed.error().message(), HasSubstr("not a valid project name")) << bad;
+  }
+  auto listed = storage_->List("");
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_THAT(*listed, IsEmpty()) << "a refused claim stores nothing";
+
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  const doc::ProjectDoc before = StoredDoc();
+  auto claimed = index_->Claim("Foo");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_FALSE(*claimed);
+  const doc::ProjectDoc after = StoredDoc();
+  EXPECT_EQ(after.serial, before.serial);
+  EXPECT_EQ(after.files.size(), 1U);
+  EXPECT_EQ(after.display_name, before.display_name);
+}
+
+TEST_F(IndexTest, IsPrivateNameReadsTheStoreAndFailsClosed) {
+  EXPECT_FALSE(IsPrivate(*index_, "foo"));
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  EXPECT_TRUE(IsPrivate(*index_, "foo"));
+  EXPECT_FALSE(IsPrivate(*index_, "bar"));
+  // Another instance's claim counts at once, whatever this instance has cached.
+  auto other = Index::Create(*storage_, TestOptions());
+  ASSERT_TRUE(other->Claim("bar").has_value());
+  EXPECT_TRUE(IsPrivate(*index_, "bar"));
+  // Not a name: an error, never "public".
+  auto invalid = index_->IsPrivateName("../etc");
+  EXPECT_FALSE(invalid.has_value());
+
+  // A store that cannot answer: kUnavailable, never "public" (callers must not go upstream).
+  HeadFailingStorage failing;
+  auto index = Index::Create(failing, TestOptions());
+  ASSERT_TRUE(index->Claim("foo").has_value());
+  failing.fail_heads = true;
+  for (const char* name : {"foo", "bar"}) {
+    auto answer = index->IsPrivateName(name);
+    ASSERT_FALSE(answer.has_value()) << name;
+    EXPECT_EQ(answer.error().code(), StatusCode::kUnavailable) << name;
+  }
+}
+
+TEST_F(IndexTest, SetUpstreamAllowedNeedsADocument) {
+  const Status missing = index_->SetUpstreamAllowed("foo", true);
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound) << missing;
+  EXPECT_THAT(missing.message(), HasSubstr("claim the name or upload to it first"));
+  EXPECT_FALSE(IsPrivate(*index_, "foo")) << "refusing created nothing";
+
+  ASSERT_TRUE(Upload(kWheelName, FooWheel()).has_value());
+  ASSERT_NE(Project(), nullptr);  // cached before the change
+  ASSERT_TRUE(index_->SetUpstreamAllowed("foo", true).ok());
+  EXPECT_TRUE(StoredDoc().upstream_allowed);
+  EXPECT_EQ(StoredDoc().serial, 2);
+  auto view = Project();
+  ASSERT_NE(view, nullptr);
+  EXPECT_TRUE(view->doc.upstream_allowed) << "this instance serves the change at once";
+  EXPECT_EQ(view->doc.files.size(), 1U);
+  // Setting what is set writes nothing.
+  ASSERT_TRUE(index_->SetUpstreamAllowed("foo", true).ok());
+  EXPECT_EQ(StoredDoc().serial, 2);
+
+  ASSERT_TRUE(index_->SetUpstreamAllowed("foo", false).ok());
+  EXPECT_FALSE(StoredDoc().upstream_allowed);
+  EXPECT_EQ(StoredDoc().serial, 3);
+  EXPECT_FALSE(Project()->doc.upstream_allowed);
+
+  // A claimed name can be opened before its first upload.
+  ASSERT_TRUE(index_->Claim("bar").has_value());
+  ASSERT_TRUE(index_->SetUpstreamAllowed("bar", true).ok());
+  EXPECT_TRUE(StoredDoc("bar").upstream_allowed);
+  EXPECT_TRUE(StoredDoc("bar").files.empty());
+}
+
+TEST_F(DeleteTest, DeletedProjectsNameStaysPrivate) {
+  MustUpload(kWheelName, FooWheel());
+  MustUpload(kSdistName, FooSdist());
+  ASSERT_TRUE(index_->DeleteProject("foo").ok());
+  EXPECT_EQ(index_->GetProject("foo").error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(IsPrivate(*index_, "foo"));
+  auto fresh = Index::Create(*storage_, TestOptions());
+  EXPECT_TRUE(IsPrivate(*fresh, "foo"));
+  // It stays taken: a claim finds it so.
+  auto claimed = index_->Claim("foo");
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_FALSE(*claimed);
+
+  // Deleting the last file of a project is deleting the project: private too.
+  ASSERT_TRUE(index_
+                  ->Upload(MakeForm(dir_, "bar-1.0.tar.gz",
+                                    Sdist("bar-1.0", Metadata("Bar", "1.0")), "bar", "1.0"),
+                           "alice")
+                  .has_value());
+  ASSERT_TRUE(index_->DeleteFile("bar", "bar-1.0.tar.gz").ok());
+  EXPECT_EQ(index_->GetProject("bar").error().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(IsPrivate(*index_, "bar"));
+  EXPECT_THAT(ListedProjects(), IsEmpty());
+}
+
 // --- Deleting: failures and races --------------------------------------------------------------
 
 TEST_F(DeleteTest, FailedDocumentUpdateDeletesNothing) {
