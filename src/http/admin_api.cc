@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <initializer_list>
+#include <optional>
 
 #include <boost/json.hpp>
 
+#include "base/strings.h"
 #include "doc/project.h"
 #include "http/form.h"
 #include "http/handlers.h"
@@ -71,6 +73,12 @@ json::object TokenJson(const auth::TokenInfo& token) {
           {"projects", ToJson(token.projects)},
           {"created", TimeOrNull(token.created_micros)},
           {"expires", TimeOrNull(token.expires_micros)}};
+}
+
+// "application/json", in any case, with or without parameters such as a charset.
+bool IsJsonMediaType(std::string_view content_type) {
+  return AsciiEqualsIgnoreCase(TrimHeaderBlanks(content_type.substr(0, content_type.find(';'))),
+                               kJson);
 }
 
 // The request body as a JSON object. An empty body is an empty object.
@@ -162,6 +170,17 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
     if (auto refused = CheckCsrf(head, who, head.Header("X-CSRF-Token"))) {
       return ApiError(403, "Missing or wrong X-CSRF-Token header, or a cross-site request.");
     }
+  }
+  // A form another site posts always names its own media type (urlencoded, multipart or
+  // text/plain, whose body can be made to look like JSON), and browsers send such posts with
+  // the basic credentials they remember; JSON from another site needs a CORS preflight, which
+  // this server never grants. So a change's media type, when named, must be JSON. curl -X POST
+  // without a body names none and keeps working.
+  if (!is_get && !head.Header("Content-Type").empty() &&
+      !IsJsonMediaType(head.Header("Content-Type"))) {
+    return ApiError(415,
+                    "Send the request body as JSON, with the header Content-Type: "
+                    "application/json (curl: -H 'Content-Type: application/json' or --json).");
   }
   auto body = BodyObject(head);
   if (!body.has_value()) {
@@ -289,13 +308,11 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
       return JsonResponse(201, json::serialize(json::object{{"name", *name}}));
     }
     if (n == 3 && method == "PATCH") {
-      if (!password->empty()) {
-        if (Status set = authenticator_.SetPassword(segments[2], *password); !set.ok()) {
-          return ApiStatus(set);
-        }
-        audit("user-password", segments[2]);
-      }
-      if (!role_text->empty() || body->contains("upload_projects")) {
+      // Every field is checked before any is applied: a refused request changes nothing.
+      const bool change_role = !role_text->empty() || body->contains("upload_projects");
+      std::optional<auth::Role> role;
+      std::vector<std::string> limit;
+      if (change_role) {
         auto users = authenticator_.ListUsers();
         if (!users.has_value()) {
           return ApiStatus(users.error());
@@ -305,16 +322,24 @@ Response Handlers::RouteApi(const RequestHead& head, const std::vector<std::stri
         if (it == users->end()) {
           return ApiError(404, "No such user.");
         }
-        auto role =
+        auto parsed =
             role_text->empty() ? StatusOr<auth::Role>(it->role) : auth::ParseRole(*role_text);
-        if (!role.has_value()) {
-          return ApiStatus(role.error());
+        if (!parsed.has_value()) {
+          return ApiStatus(parsed.error());
         }
-        std::vector<std::string> limit =
-            body->contains("upload_projects") ? *projects : it->upload_projects;
+        role = *parsed;
+        limit = body->contains("upload_projects") ? *projects : it->upload_projects;
         if (*role != auth::Role::kUpload) {
           limit.clear();
         }
+      }
+      if (!password->empty()) {
+        if (Status set = authenticator_.SetPassword(segments[2], *password); !set.ok()) {
+          return ApiStatus(set);
+        }
+        audit("user-password", segments[2]);
+      }
+      if (role.has_value()) {
         if (Status set = authenticator_.SetRole(segments[2], *role, limit); !set.ok()) {
           return ApiStatus(set);
         }

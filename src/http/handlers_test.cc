@@ -2385,6 +2385,13 @@ TEST_F(UiTest, AdminApiPatchesUsers) {
   }
   EXPECT_EQ(UserNamed("reader")->role, auth::Role::kAdmin);
   EXPECT_EQ(SimpleRootAs("reader", "a-new-reader-password"), 200U);
+  // A good password beside a bad field is refused as a whole: the password stays as it was.
+  EXPECT_EQ(
+      Api("PATCH", "/api/users/reader", R"({"password":"a-third-reader-password","role":"boss"})")
+          .status,
+      400U);
+  EXPECT_EQ(SimpleRootAs("reader", "a-new-reader-password"), 200U);
+  EXPECT_EQ(SimpleRootAs("reader", "a-third-reader-password"), 401U);
 
   // An unknown user: 404, and no account appears.
   EXPECT_EQ(Api("PATCH", "/api/users/nobody", R"({"role":"read"})").status, 404U);
@@ -2397,6 +2404,35 @@ TEST_F(UiTest, AdminApiPatchesUsers) {
           .status,
       403U);
   EXPECT_EQ(UserNamed("uploader")->role, auth::Role::kUpload);
+}
+
+// A form another site posts carries the browser's remembered basic credentials and a form
+// media type (text/plain can hold a body shaped like JSON): the API takes changes only as JSON.
+TEST_F(UiTest, AdminApiTakesChangesOnlyAsJson) {
+  auto post = [&](std::string target, std::string content_type, std::string body) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", BasicAuth("admin", "admin-password")}};
+    if (!content_type.empty()) {
+      headers.emplace_back("Content-Type", std::move(content_type));
+    }
+    RequestHead head = Head("POST", std::move(target), std::move(headers));
+    head.body = std::move(body);
+    return handlers_->Handle(head);
+  };
+  const std::string user = R"({"name":"mallory","password":"mallory-password-1","role":"admin"})";
+  for (const std::string type : {"text/plain", "application/x-www-form-urlencoded",
+                                 "multipart/form-data; boundary=x", "application/jsonx"}) {
+    Response refused = post("/api/users", type, user);
+    EXPECT_EQ(refused.status, 415U) << type;
+    EXPECT_THAT(refused.body, ::testing::HasSubstr("Content-Type: application/json")) << type;
+  }
+  EXPECT_FALSE(UserNamed("mallory").has_value());
+
+  // JSON in any spelling of its media type; no media type at all for a change without a body.
+  EXPECT_EQ(post("/api/users", "Application/JSON; charset=utf-8", user).status, 201U);
+  EXPECT_TRUE(UserNamed("mallory").has_value());
+  EXPECT_EQ(post("/api/projects/private-name/claim", "", "").status, 201U);
+  EXPECT_EQ(post("/api/projects/other-name/claim", "text/plain", "").status, 415U);
 }
 
 TEST_F(UiTest, AdminApiDeletesReleases) {
@@ -2463,6 +2499,11 @@ TEST_F(UiTest, SessionApiCallsNeedTheCsrfHeader) {
   UploadFoo();
   const std::string cookie = Login("admin", "admin-password");
   RequestHead head = WithSession("POST", "/api/projects/foo/releases/1.0/yank", cookie, "{}");
+  for (auto& [name, value] : head.headers) {
+    if (name == "Content-Type") {
+      value = "application/json";
+    }
+  }
   EXPECT_EQ(handlers_->Handle(head).status, 403U);
   head.headers.emplace_back("X-CSRF-Token", Csrf(cookie));
   EXPECT_EQ(handlers_->Handle(head).status, 204U);
