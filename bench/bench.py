@@ -914,6 +914,10 @@ def upload_group(args, results, work):
     if res.returncode != 0 or not listed:
         raise BenchError(f"twine upload failed (rc {res.returncode}): {res.stdout}{res.stderr}")
 
+    for kind in ("null", "store"):
+        log(f"upload: twine into the {kind} sink (reference)")
+        results["upload"].setdefault("sink", {})[kind] = twine_into_sink(wheel, kind, env, work)
+
     # The same file again, to a fresh storage, from a client that costs next to nothing
     # (sendfile from the page cache): what the server takes when the client is not the limit.
     ensure_user(args.binary, storage, UPLOADER, "upload")
@@ -934,6 +938,79 @@ def upload_group(args, results, work):
     wheel.unlink()
     if status != 200:
         raise BenchError(f"raw upload: {answer!r}")
+
+
+# The references for the upload: a receiver that does nothing but read the body (what twine
+# can send here at all), and one that does the least an index must: compute the three digests
+# twine sends (UP-05: every digest sent must match) and keep the bytes (written to a file,
+# fsynced before the answer). Both are one Python thread: recv_into a 1 MiB buffer, hashlib
+# (OpenSSL) and write(2) on each piece. They time themselves from the request head to the
+# answer sent, and print one JSON line.
+SINK_SCRIPT = r"""
+import hashlib, json, socket, sys, time
+import os
+keep = sys.argv[1] == "store"
+hashes = [hashlib.sha256(), hashlib.md5(), hashlib.blake2b(digest_size=32)] if keep else []
+out = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if keep else -1
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+conn, _ = listener.accept()
+head = b""
+while b"\r\n\r\n" not in head:
+    piece = conn.recv(65536)
+    if not piece:
+        sys.exit("sink: the connection ended in the request head")
+    head += piece
+started = time.perf_counter()
+fields, _, body = head.partition(b"\r\n\r\n")
+length = next(int(line.split(b":", 1)[1]) for line in fields.split(b"\r\n")[1:]
+              if line.lower().startswith(b"content-length:"))
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+got = len(body)
+for h in hashes:
+    h.update(body)
+if keep:
+    os.write(out, body)
+while got < length:
+    n = conn.recv_into(view, min(len(buf), length - got))
+    if not n:
+        break
+    for h in hashes:
+        h.update(view[:n])
+    if keep:
+        os.write(out, view[:n])
+    got += n
+digests = [h.hexdigest() for h in hashes]
+if keep:
+    os.fsync(out)
+    os.close(out)
+    os.unlink(sys.argv[2])
+conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+print(json.dumps({"bytes": got, "seconds": time.perf_counter() - started}), flush=True)
+"""
+
+
+def twine_into_sink(wheel, kind, env, work):
+    """twine upload of `wheel` into a reference receiver (kind "null" or "store"); returns the
+    receiver's own {"bytes", "seconds"}."""
+    sink = subprocess.Popen([sys.executable, "-c", SINK_SCRIPT, kind, str(work / "sink.part")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(sink.stdout.readline())
+        cmd = ["twine", "upload", "--repository-url", f"http://127.0.0.1:{port}/legacy/", "-u",
+               "sink", "-p", "sink", "--non-interactive", "--disable-progress-bar", str(wheel)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        line = sink.stdout.readline()
+        sink.wait(timeout=30)
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
+    if res.returncode != 0 or not line:
+        raise BenchError(f"twine into the {kind} sink failed (rc {res.returncode}): "
+                         f"{res.stdout}{res.stderr}")
+    return json.loads(line)
 
 
 def raw_upload(port, wheel, user):
@@ -1261,12 +1338,27 @@ def write_report(path, results, svg_name):
                      f"{u['server_written_bytes'] / MIB:.0f} MiB written |")
         lines += [f"| server RSS before / peak / growth | {u['rss_baseline_kib'] / 1024:.1f} / "
                   f"{u['rss_peak_kib'] / 1024:.1f} / **{u['rss_growth_kib'] / 1024:.1f} MiB** |"]
+        for kind, what in (("null", "reads the body and drops it"),
+                           ("store", "also computes sha256, md5 and blake2b-256 (the three "
+                            "digests twine sends, which UP-05 requires to match) and writes the "
+                            "body to a file, fsynced before the answer")):
+            if kind in u.get("sink", {}):
+                k = u["sink"][kind]
+                lines.append(f"| reference: twine into a one-thread Python receiver that {what} "
+                             f"(its own time, head to answer) | {k['seconds']:.2f} s, "
+                             f"{mib / k['seconds']:.0f} MiB/s |")
         if "raw" in u:
             r = u["raw"]
             lines.append(f"| the same file from a raw client (multipart head, then the file "
                          f"with sendfile), to a fresh storage | {r['seconds']:.2f} s, "
                          f"{mib / r['seconds']:.0f} MiB/s, RSS growth "
                          f"{r['rss_growth_kib'] / 1024:.1f} MiB |")
+        if u["server_seconds"] and "sink" in u:
+            sink = u["sink"]
+            lines.append(f"| pydepot's server side against the two references | "
+                         f"{sink['null']['seconds'] / u['server_seconds']:.2f} of the null "
+                         f"receiver's speed, {sink['store']['seconds'] / u['server_seconds']:.2f} "
+                         "of the verifying and storing one's |")
         lines += [
                   f"| before that, the first request with a password (one argon2id check): "
                   f"RSS {u['rss_fresh_kib'] / 1024:.1f} MiB, peak "

@@ -106,7 +106,9 @@ for dir in tests/diff tests/e2e; do
     PYDEPOT_MODEL_TOOL="$PWD/$BUILD/tests/pydepot_model_tool" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider "$dir"
 done
-suite "browser (Chromium)" env PYDEPOT_BIN="$PWD/$BUILD/pydepot" tests/browser/run.sh
+# make test installed Chromium and Node.js above: a missing one fails the suite (CI=true), it is
+# never skipped. The screenshots stay in tests/browser/artifacts/ after the run.
+suite "browser (Chromium)" env CI=true PYDEPOT_BIN="$PWD/$BUILD/pydepot" tests/browser/run.sh
 
 # The benchmark suite end to end on a tiny repository: every scenario runs against pydepot and
 # nginx and the report is written (to a temp dir). Timings are not tests: nothing is asserted
