@@ -577,6 +577,36 @@ TEST_F(TlsServerTest, TimeoutsApplyOverTls) {
   EXPECT_THAT(slow.response, StartsWith("HTTP/1.1 408 "));
 }
 
+// A connection past the limits is refused as over plain HTTP: the handshake (within a short
+// window), then the 503 with Retry-After, encrypted, so the client can read why.
+TEST_F(TlsServerTest, ConnectionsPastTheLimitsGet503OverTls) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(30);
+  options.header_timeout = std::chrono::seconds(30);
+  options.max_connections = 8;
+  options.max_connections_per_address = 2;
+  Start(options);
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(ConnectPlain());  // counted from accept, handshake or not
+    ASSERT_GE(held.back(), 0);
+  }
+  TlsExchange refused = Exchange(Get("/simple/"));
+  ASSERT_EQ(refused.error, "");
+  EXPECT_THAT(refused.response, StartsWith("HTTP/1.1 503 Too many connections from your address"));
+  EXPECT_THAT(refused.response, HasSubstr("\r\nRetry-After: 5\r\n"));
+  for (int fd : held) {
+    ::close(fd);
+  }
+  // Once they are gone (their sessions end a moment after the close), the client is served.
+  std::string again;
+  for (int attempt = 0; attempt < 50 && !again.starts_with("HTTP/1.1 200"); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    again = Exchange(Get("/simple/")).response;
+  }
+  EXPECT_THAT(again, StartsWith("HTTP/1.1 200 "));
+}
+
 TEST_F(TlsServerTest, SighupReloadsTheCertificate) {
   Start();
   ASSERT_EQ(Exchange(Get("/healthz")).peer_subject, "/CN=first");
