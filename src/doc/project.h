@@ -22,8 +22,8 @@ struct FileEntry {
   std::string release_key;     // Version::ReleaseKey(): files with equal keys form one release
   std::string filetype;        // "sdist" or "bdist_wheel" (legacy kinds for imported files)
   std::string python_version;  // "source" for sdists, the wheel's python tag set ("py3")
-  std::int64_t size = 0;
-  std::string sha256;  // lowercase hex
+  std::int64_t size = 0;       // -1: unknown (an upstream's file listed on an HTML page)
+  std::string sha256;          // lowercase hex
   std::string md5;
   std::string blake2b_256;
   std::int64_t upload_time_micros = 0;  // UTC, microseconds since the epoch

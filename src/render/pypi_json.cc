@@ -121,19 +121,26 @@ json::object File(const doc::ProjectDoc& doc, const doc::FileEntry& file, std::s
   } else {
     out["core-metadata"] = {{"sha256", JsonString(file.metadata_sha256)}};
   }
-  out["digests"] = {{"blake2b_256", JsonString(file.blake2b_256)},
-                    {"md5", JsonString(file.md5)},
+  // An upstream's files come with a sha256 only: the other digests, and a size or upload time
+  // an HTML page did not state, are null rather than values the file does not have.
+  out["digests"] = {{"blake2b_256", JsonStringOrNull(file.blake2b_256)},
+                    {"md5", JsonStringOrNull(file.md5)},
                     {"sha256", JsonString(file.sha256)}};
   out["downloads"] = -1;
   out["filename"] = JsonString(file.filename);
   out["has_sig"] = false;
-  out["md5_digest"] = JsonString(file.md5);
+  out["md5_digest"] = JsonStringOrNull(file.md5);
   out["packagetype"] = JsonString(file.filetype);
   out["python_version"] = JsonString(file.python_version);
   out["requires_python"] = JsonStringOrNull(file.requires_python);
-  out["size"] = file.size;
-  out["upload_time"] = upload_time.substr(0, 19);  // no fraction, no zone
-  out["upload_time_iso_8601"] = upload_time;
+  out["size"] = file.size >= 0 ? json::value(file.size) : json::value(nullptr);
+  if (file.upload_time_micros > 0) {
+    out["upload_time"] = upload_time.substr(0, 19);  // no fraction, no zone
+    out["upload_time_iso_8601"] = upload_time;
+  } else {
+    out["upload_time"] = nullptr;
+    out["upload_time_iso_8601"] = nullptr;
+  }
   out["url"] = JsonString(std::string(origin) + "/" + internal::FilePath(doc.name, file.filename));
   // A file yanked by itself (upstream files: PEP 592 per file) or with its release.
   const std::string* yank_reason = doc.YankReason(file);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <regex>
 
 #include <boost/json.hpp>
@@ -167,6 +168,30 @@ TEST(PypiJsonTest, FileObject) {
   EXPECT_EQ(local.at("url"),
             "http://localhost:8080/files/foo-bar/foo_bar-1.0.1%2Blocal.1-py3-none-any.whl");
   EXPECT_EQ(local.at("requires_python"), nullptr);
+}
+
+// An upstream's file, listed on an HTML page: only its sha256 is known. What is not known is
+// null, never "", 0 or the epoch.
+TEST(PypiJsonTest, WhatIsNotKnownOfAFileIsNull) {
+  doc::ProjectDoc doc = SampleDoc();
+  auto it = std::find_if(doc.files.begin(), doc.files.end(), [](const doc::FileEntry& f) {
+    return f.filename == "foo_bar-1.0-py3-none-any.whl";
+  });
+  ASSERT_NE(it, doc.files.end());
+  doc::FileEntry& file = *it;
+  file.md5.clear();
+  file.blake2b_256.clear();
+  file.size = -1;
+  file.upload_time_micros = 0;
+  const json::object root = ParseObject(PypiProjectJson(doc, kOrigin));
+  const json::object& wheel = root.at("releases").at("1.0").as_array()[0].as_object();
+  ASSERT_EQ(wheel.at("filename"), "foo_bar-1.0-py3-none-any.whl");
+  EXPECT_EQ(wheel.at("digests"),
+            (json::object{{"blake2b_256", nullptr}, {"md5", nullptr}, {"sha256", file.sha256}}));
+  EXPECT_EQ(wheel.at("md5_digest"), nullptr);
+  EXPECT_EQ(wheel.at("size"), nullptr);
+  EXPECT_EQ(wheel.at("upload_time"), nullptr);
+  EXPECT_EQ(wheel.at("upload_time_iso_8601"), nullptr);
 }
 
 TEST(PypiJsonTest, YankedFilesAndInfo) {

@@ -153,7 +153,11 @@ std::string SimpleProjectJson(const doc::ProjectDoc& doc) {
     } else {
       entry["yanked"] = false;
     }
-    entry["size"] = file.size;
+    // Required by PEP 700, but unknown for the files of an upstream that serves only HTML
+    // pages: left out rather than given as a size the file does not have.
+    if (file.size >= 0) {
+      entry["size"] = file.size;
+    }
     if (file.upload_time_micros > 0) {
       // Optional in PEP 700; unknown for files of an upstream that serves HTML pages.
       entry["upload-time"] = doc::FormatUploadTime(file.upload_time_micros);

@@ -310,6 +310,17 @@ TEST(SimpleProjectTest, UnknownUploadTimeIsLeftOut) {
   EXPECT_NE(files.back().as_object().if_contains("upload-time"), nullptr);
 }
 
+TEST(SimpleProjectTest, UnknownSizeIsLeftOutNotZero) {
+  // Files of an upstream that serves HTML pages have no known size: no "size" rather than a
+  // size the file does not have.
+  doc::ProjectDoc doc = SampleDoc();
+  doc.files.front().size = -1;
+  const json::value root = ParseJson(SimpleProjectJson(doc));
+  const auto& files = root.at("files").as_array();
+  EXPECT_EQ(files.front().as_object().if_contains("size"), nullptr);
+  EXPECT_EQ(files.back().at("size"), doc.files.back().size);
+}
+
 TEST(SimpleProjectTest, ProjectWithoutFiles) {
   doc::ProjectDoc doc;
   doc.name = "empty";

@@ -150,6 +150,10 @@ std::string HumanSize(std::int64_t bytes) {
 }
 
 void AppendSize(std::string& out, std::int64_t bytes) {
+  if (bytes < 0) {
+    out += "<span class=\"size\">size unknown</span>";
+    return;
+  }
   out += "<span class=\"size\" title=\"";
   out += std::to_string(bytes < 0 ? 0 : bytes);
   out += bytes == 1 ? " byte\">" : " bytes\">";

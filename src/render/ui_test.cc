@@ -788,6 +788,9 @@ TEST(LayoutTest, HumanSizes) {
   std::string out;
   ui_internal::AppendSize(out, 1'234'567);
   EXPECT_EQ(out, "<span class=\"size\" title=\"1234567 bytes\">1.2 MB</span>");
+  out.clear();
+  ui_internal::AppendSize(out, -1);  // an upstream's file listed on an HTML page
+  EXPECT_EQ(out, "<span class=\"size\">size unknown</span>");
 }
 
 TEST(LayoutTest, Times) {

@@ -73,7 +73,7 @@ doc::ProjectDoc ToProjectDoc(const UpstreamProject& project) {
     entry.release_key = parsed->version.ReleaseKey();
     entry.filetype = std::string(model::DistKindFiletype(parsed->kind));
     entry.python_version = model::PyVersionField(*parsed);
-    entry.size = std::max<std::int64_t>(file.size, 0);
+    entry.size = file.size;  // -1 when the upstream did not say: pages leave it out
     entry.sha256 = file.sha256;
     entry.upload_time_micros = file.upload_time_micros;
     entry.requires_python = file.requires_python;
