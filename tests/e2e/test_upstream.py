@@ -5,12 +5,14 @@ public side, and can take it down.
     pip -> pydepot (private, --upstream) -> spy -> pydepot (public, --public-read)
 """
 
+import base64
 import collections
 import hashlib
 import html.parser
 import http.client
 import http.server
 import io
+import os
 import socketserver
 import threading
 import time
@@ -19,7 +21,7 @@ import zipfile
 
 import pytest
 
-from conftest import PYDEPOT, Server, build_package, make_storage, pip, run, twine_upload
+from conftest import PASSWORDS, PYDEPOT, Server, build_package, make_storage, pip, run, twine_upload
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -485,3 +487,55 @@ def test_metadata_files_come_through_the_proxy(world):
     # The sdist has no metadata file, here as upstream.
     assert world["private"].get(file_path("/simple/pub-dep/", sdist["url"]) + ".metadata",
                                 user="reader").status_code == 404
+
+
+def test_credentials_for_an_upstream_that_is_private(world, tmp_path):
+    """An upstream that wants basic auth (the world's public store served without
+    --public-read): a proxy with --upstream-user and PYDEPOT_UPSTREAM_PASSWORD installs through
+    it and sends the credentials; a proxy without them, or with a wrong password, installs
+    nothing and says that the upstream refused, without ever showing the password."""
+    guarded = Server(world["public"].storage)
+    spy = Spy(guarded.netloc)
+    proxies = []
+    try:
+        def proxy(name, user=None, password=None):
+            env = dict(os.environ)
+            env.pop("PYDEPOT_UPSTREAM_PASSWORD", None)
+            args = ["--upstream", spy.url + "/simple/", "--upstream-ttl", "0"]
+            if user:
+                args += ["--upstream-user", user]
+                env["PYDEPOT_UPSTREAM_PASSWORD"] = password
+            srv = Server(make_storage(_mkdir(tmp_path, name)), args, env=env)
+            proxies.append(srv)
+            return srv
+
+        good = proxy("good", "reader", PASSWORDS["reader"])
+        target = tmp_path / "t"
+        res = pip("install", "--index-url", good.index_url(), "--target", str(target), "pub-dep")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert installed(target) == ["pub_dep-1.0.dist-info"]
+        auth = "Basic " + base64.b64encode(b"reader:" + PASSWORDS["reader"].encode()).decode()
+        asked = [e for e in spy.exchanges if e.path.startswith("/simple/pub-dep/")]
+        assert asked and all(e.request.get("authorization") == auth for e in asked), asked
+        # 200, then 304 when the proxy revalidates with the ETag (--upstream-ttl 0).
+        assert asked[0].status == 200 and all(e.status in (200, 304) for e in asked), asked
+        # The file came from the upstream with the same credentials.
+        fetched = [e for e in spy.exchanges if e.path.startswith("/files/pub-dep/")]
+        assert fetched and all(e.request.get("authorization") == auth for e in fetched)
+
+        for srv in (proxy("none"), proxy("wrong", "reader", "not-the-password")):
+            since = len(spy.exchanges)
+            res = srv.get("/simple/pub-dep/", user="reader", headers={"Accept": JSON_TYPE})
+            assert res.status_code == 503, (res.status_code, res.text)
+            assert "401" in res.text, res.text
+            assert "not-the-password" not in res.text
+            assert [e.status for e in spy.page_requests("pub-dep", since)] == [401]
+            target = tmp_path / ("t-" + srv.netloc.replace(":", "-"))
+            res = pip("install", "--index-url", srv.index_url(), "--target", str(target),
+                      "pub-dep")
+            assert res.returncode != 0, res.stdout
+    finally:
+        for srv in proxies:
+            srv.stop()
+        spy.stop()
+        guarded.stop()
