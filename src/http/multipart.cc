@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -19,10 +20,18 @@ namespace {
 // Transport padding longer than this after a boundary is not taken for padding.
 constexpr std::size_t kMaxPadding = 64;
 constexpr std::size_t kMaxBoundary = 70;
-// Small writes to the temp file are gathered up to this size.
-constexpr std::size_t kWriteBufferBytes = std::size_t{64} << 10;
-// How much of a spooled upload may be written before its disk writes are started.
+// The file part is gathered into a buffer of this size and written a buffer at a time, so that
+// every write is aligned as O_DIRECT requires (offset, length and memory: kDirectAlign).
+constexpr std::size_t kWriteBufferBytes = std::size_t{1} << 20;
+constexpr std::size_t kDirectAlign = 4096;
+static_assert(kWriteBufferBytes % kDirectAlign == 0);
+// Without O_DIRECT: how much of a spooled upload may be written before its disk writes are
+// started.
 constexpr off_t kWritebackBytes = off_t{8} << 20;
+
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }  // NOLINT(cppcoreguidelines-no-malloc)
+};
 
 bool IsSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
 
@@ -638,7 +647,12 @@ struct UploadFormCollector::Impl {
   int fd = -1;
   std::optional<Hasher> hasher;
   std::int64_t size = 0;
-  std::string write_buffer;
+  // kWriteBufferBytes aligned to kDirectAlign; holds `buffered` bytes not yet written.
+  std::unique_ptr<char[], FreeDeleter> write_buffer;
+  std::size_t buffered = 0;
+  // The file is open with O_DIRECT: its bytes go from the buffer to the disk, not through the
+  // page cache (docs/performance.md, "Spooling uploads"). Off where the file system refuses it.
+  bool direct = false;
   off_t written = 0;         // bytes written to the temp file
   off_t writeback_from = 0;  // disk writes were started for the bytes before this offset
 
@@ -684,6 +698,9 @@ struct UploadFormCollector::Impl {
       if (new_fd >= 0) {
         fd = new_fd;
         temp_path = std::move(path);
+        // Set after the create, so a file system without O_DIRECT (EINVAL) still gets its file.
+        const int flags = ::fcntl(fd, F_GETFL);
+        direct = flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
         return OkStatus();
       }
       if (errno != EEXIST) {
@@ -693,22 +710,58 @@ struct UploadFormCollector::Impl {
     return InternalError("upload temp file: no free name in " + dir.string());
   }
 
-  Status WriteAll(std::string_view bytes) {
+  Status AllocateBuffer() {
+    // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): freed by FreeDeleter
+    write_buffer.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, kWriteBufferBytes)));
+    if (write_buffer == nullptr) {
+      return InternalError("upload: no memory for the write buffer");
+    }
+    buffered = 0;
+    return OkStatus();
+  }
+
+  // Leaves O_DIRECT: for the last, unaligned bytes, or where the file system refused a write.
+  Status EndDirect() {
+    direct = false;
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) != 0) {
+      return FileError("fcntl", temp_path, errno);
+    }
+    return OkStatus();
+  }
+
+  // Writes the buffer out and empties it.
+  Status WriteBuffer() {
+    std::string_view bytes(write_buffer.get(), buffered);
+    if (direct && bytes.size() % kDirectAlign != 0) {
+      PYDEPOT_RETURN_IF_ERROR(EndDirect());
+    }
     while (!bytes.empty()) {
       const ssize_t n = ::write(fd, bytes.data(), bytes.size());
       if (n < 0) {
         if (errno == EINTR) {
           continue;
         }
+        if (errno == EINVAL && direct) {
+          PYDEPOT_RETURN_IF_ERROR(EndDirect());
+          continue;
+        }
         return FileError("write", temp_path, errno);
       }
       bytes.remove_prefix(static_cast<std::size_t>(n));
       written += n;
+      if (direct && !bytes.empty()) {
+        // A short direct write leaves the rest unaligned only if it was not a whole block.
+        if (static_cast<std::size_t>(n) % kDirectAlign != 0) {
+          PYDEPOT_RETURN_IF_ERROR(EndDirect());
+        }
+      }
     }
-    // The store fsyncs the file before listing it. Starting the disk writes as the body arrives
-    // (sync_file_range only queues them; it waits for nothing) leaves that fsync little to do,
-    // instead of a gigabyte of dirty pages after the last byte.
-    if (written - writeback_from >= kWritebackBytes) {
+    buffered = 0;
+    // The store fsyncs the file before listing it. Starting the disk writes of the page cache
+    // as the body arrives (sync_file_range only queues them; it waits for nothing) leaves that
+    // fsync little to do, instead of a gigabyte of dirty pages after the last byte.
+    if (!direct && written - writeback_from >= kWritebackBytes) {
       ::sync_file_range(fd, writeback_from, written - writeback_from, SYNC_FILE_RANGE_WRITE);
       writeback_from = written;
     }
@@ -716,21 +769,21 @@ struct UploadFormCollector::Impl {
   }
 
   Status Write(std::string_view bytes) {
-    if (write_buffer.size() + bytes.size() <= kWriteBufferBytes) {
-      write_buffer.append(bytes);
-      return OkStatus();
+    while (!bytes.empty()) {
+      const std::size_t n = std::min(bytes.size(), kWriteBufferBytes - buffered);
+      std::memcpy(write_buffer.get() + buffered, bytes.data(), n);
+      buffered += n;
+      bytes.remove_prefix(n);
+      if (buffered == kWriteBufferBytes) {
+        PYDEPOT_RETURN_IF_ERROR(WriteBuffer());
+      }
     }
-    PYDEPOT_RETURN_IF_ERROR(Flush());
-    if (bytes.size() >= kWriteBufferBytes) {
-      return WriteAll(bytes);
-    }
-    write_buffer.append(bytes);
     return OkStatus();
   }
 
   Status Flush() {
-    Status status = WriteAll(write_buffer);
-    write_buffer.clear();
+    Status status = buffered > 0 ? WriteBuffer() : OkStatus();
+    write_buffer.reset();
     return status;
   }
 };
@@ -779,7 +832,7 @@ Status UploadFormCollector::OnPartBegin(const PartHeaders& headers) {
   PYDEPOT_RETURN_IF_ERROR(impl.CreateTempFile(temp_dir_));
   impl.hasher.emplace();
   impl.size = 0;
-  impl.write_buffer.reserve(kWriteBufferBytes);
+  PYDEPOT_RETURN_IF_ERROR(impl.AllocateBuffer());
   impl.kind = Impl::Kind::kContent;
   return OkStatus();
 }

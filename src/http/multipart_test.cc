@@ -1,6 +1,9 @@
 #include "http/multipart.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -1112,6 +1115,77 @@ TEST_F(CollectorTest, MissingTempDir) {
   Status status = Collect(collector, BodyBuilder(kB).File("content", "f", "v").Close(), kB);
   EXPECT_EQ(status.code(), StatusCode::kInternal) << status;
   EXPECT_THAT(status.message(), HasSubstr("create"));
+}
+
+// Whether `dir`'s file system takes O_DIRECT (the collector then writes the file part past the
+// page cache).
+bool TakesDirectIo(const fs::path& dir) {
+  const fs::path probe = dir / "direct-probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return false;
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  const bool direct = flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
+  ::close(fd);
+  fs::remove(probe);
+  return direct;
+}
+
+// How many of the first `bytes` of `path` are in the page cache, in pages.
+std::size_t ResidentPages(const fs::path& path, std::size_t bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((bytes + page - 1) / page);
+  EXPECT_EQ(::mincore(map, bytes, resident.data()), 0);
+  ::munmap(map, bytes);
+  return static_cast<std::size_t>(std::count_if(resident.begin(), resident.end(),
+                                                [](unsigned char r) { return (r & 1) != 0; }));
+}
+
+// The file part is written a 1 MiB buffer at a time, with O_DIRECT where the file system takes
+// it, and its last, unaligned bytes through the page cache: every size around those edges
+// comes out whole, on the test's temp directory and on tmpfs.
+TEST_F(CollectorTest, EverySizeAroundTheWriteBufferAndBlockEdges) {
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  std::mt19937 rng(7);
+  std::string data(3 * kMiB + 4096 + 123, '\0');
+  for (char& c : data) {
+    c = static_cast<char>(rng());
+  }
+  std::vector<fs::path> dirs = {dir_};
+  const fs::path shm = fs::path("/dev/shm") / dir_.filename();
+  if (fs::is_directory("/dev/shm") && fs::create_directory(shm)) {
+    dirs.push_back(shm);
+  }
+  for (const fs::path& dir : dirs) {
+    for (std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
+          kMiB - 1, kMiB, kMiB + 1, 2 * kMiB + 4096, data.size()}) {
+      SCOPED_TRACE(dir.string() + ", " + std::to_string(size) + " bytes");
+      const std::string_view content = std::string_view(data).substr(0, size);
+      std::string body = BodyBuilder(kB)
+                             .Field(":action", "file_upload")
+                             .File("content", "f.whl", std::string(content), "")
+                             .Close();
+      UploadFormCollector collector(dir);
+      ASSERT_THAT(Collect(collector, body, kB, 1 + rng() % 300000), IsOk());
+      const doc::UploadForm& form = collector.form();
+      ASSERT_TRUE(form.content.has_value());
+      EXPECT_EQ(form.content->size, static_cast<std::int64_t>(size));
+      EXPECT_EQ(form.content->digests.sha256, ComputeDigests(content).sha256);
+      if (size >= 2 * kMiB && dir == dir_ && TakesDirectIo(dir)) {
+        // The whole buffers went past the page cache.
+        EXPECT_EQ(ResidentPages(form.content->path, 2 * kMiB), 0u);
+      }
+      EXPECT_TRUE(ReadFile(form.content->path) == content);
+    }
+  }
+  fs::remove_all(shm);
 }
 
 TEST_F(CollectorTest, LargeFileInOddChunks) {
