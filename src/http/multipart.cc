@@ -651,7 +651,7 @@ struct UploadFormCollector::Impl {
   std::unique_ptr<char[], FreeDeleter> write_buffer;
   std::size_t buffered = 0;
   // The file is open with O_DIRECT: its bytes go from the buffer to the disk, not through the
-  // page cache (docs/performance.md, "Spooling uploads"). Off where the file system refuses it.
+  // page cache (docs/performance.md, "Uploads", step 4). Off where the file system refuses it.
   bool direct = false;
   off_t written = 0;         // bytes written to the temp file
   off_t writeback_from = 0;  // disk writes were started for the bytes before this offset
@@ -750,11 +750,9 @@ struct UploadFormCollector::Impl {
       }
       bytes.remove_prefix(static_cast<std::size_t>(n));
       written += n;
-      if (direct && !bytes.empty()) {
-        // A short direct write leaves the rest unaligned only if it was not a whole block.
-        if (static_cast<std::size_t>(n) % kDirectAlign != 0) {
-          PYDEPOT_RETURN_IF_ERROR(EndDirect());
-        }
+      // A short direct write leaves the rest unaligned only if it was not whole blocks.
+      if (direct && !bytes.empty() && static_cast<std::size_t>(n) % kDirectAlign != 0) {
+        PYDEPOT_RETURN_IF_ERROR(EndDirect());
       }
     }
     buffered = 0;
