@@ -119,7 +119,9 @@ memstore device bytes = ${MEMSTORE_BYTES:-2147483648}
 osd max object name len = 2048
 osd max object namespace len = 256
 [client.rgw.test]
-rgw frontends = beast endpoint=127.0.0.1:$S3_PORT
+# tcp_nodelay: with Nagle on, each request on a kept-alive connection waits ~40 ms for a
+# delayed ACK (docs/cloud-storage.md, radosgw quirks).
+rgw frontends = beast endpoint=127.0.0.1:$S3_PORT tcp_nodelay=1
 rgw thread pool size = 32
 rgw enable usage log = false
 log file = $ROOT/log/rgw.log

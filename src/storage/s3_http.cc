@@ -163,8 +163,10 @@ StatusOr<std::shared_ptr<HttpClient>> HttpClient::Create(HttpClientOptions optio
   curl_share_setopt(shared->share, CURLSHOPT_LOCKFUNC, LockShare);
   curl_share_setopt(shared->share, CURLSHOPT_UNLOCKFUNC, UnlockShare);
   curl_share_setopt(shared->share, CURLSHOPT_USERDATA, &shared->locks);
-  for (curl_lock_data data :
-       {CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_DNS, CURL_LOCK_DATA_SSL_SESSION}) {
+  // Not the connection cache: libcurl does not support sharing it between concurrent threads
+  // (CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT). Each pooled easy handle keeps its own connection
+  // instead, which curl_easy_reset leaves open, so requests still reuse warm connections.
+  for (curl_lock_data data : {CURL_LOCK_DATA_DNS, CURL_LOCK_DATA_SSL_SESSION}) {
     curl_share_setopt(shared->share, CURLSHOPT_SHARE, data);
   }
   return std::shared_ptr<HttpClient>(new HttpClient(std::move(shared)));

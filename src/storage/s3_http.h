@@ -1,7 +1,9 @@
 // A small blocking HTTP client on libcurl for the S3 backend and its credential sources: one
-// request in, one response out, bodies from memory or from a range of a file. Connections, DNS
-// and TLS sessions are shared by every request of one client (a CURLSH with its locks), and easy
-// handles are pooled, so consecutive requests reuse warm connections. TLS is always verified.
+// request in, one response out, bodies from memory or from a range of a file. Easy handles are
+// pooled and each keeps its connection, so consecutive requests reuse warm connections; DNS
+// answers and TLS sessions are shared by every request of one client (a CURLSH with its locks).
+// The connection cache is not shared: libcurl does not support that across threads. TLS is
+// always verified.
 // Thread-safe: any number of threads may call Send at once.
 #pragma once
 

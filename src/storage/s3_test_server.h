@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -60,26 +61,33 @@ struct CannedResponse {
   std::string body{};
 };
 
+// A listening socket on 127.0.0.1 and a free port: {fd, port}, or {fd or -1, 0} on failure.
+inline std::pair<int, int> ListenOnLoopback(int backlog) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t size = sizeof(address);
+  // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
+    return {fd, 0};
+  }
+  return {fd, ntohs(address.sin_port)};
+}
+
 class StandInServer {
  public:
   using Handler = std::function<CannedResponse(const RecordedRequest&)>;
 
   explicit StandInServer(Handler handler) : handler_(std::move(handler)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t size = sizeof(address);
-    // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
-    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
-        ::listen(listener_, 64) != 0 ||
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
-      return;
+    std::tie(listener_, port_) = ListenOnLoopback(64);
+    if (port_ != 0) {
+      thread_ = std::thread([this] { Serve(); });
     }
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] { Serve(); });
   }
   StandInServer(const StandInServer&) = delete;
   StandInServer& operator=(const StandInServer&) = delete;
