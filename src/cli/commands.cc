@@ -34,6 +34,7 @@
 #include "model/metadata.h"
 #include "model/project_name.h"
 #include "ops/counting_storage.h"
+#include "ops/crash.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "storage/storage.h"
@@ -205,6 +206,8 @@ int Serve(const ServeFlags& flags) {
   // A client that goes away during a sendfile(2) download would raise SIGPIPE (sendfile has no
   // MSG_NOSIGNAL) and kill the server; the write's EPIPE error ends that connection instead.
   std::signal(SIGPIPE, SIG_IGN);
+  // A crash leaves the signal and the stack in the log, not just a missing process.
+  ops::InstallCrashHandler();
   const bool json_log = flags.log_format == "json";
   ops::ConfigureLog({.format = json_log ? ops::LogFormat::kJson : ops::LogFormat::kText,
                      .access_log = flags.access_log < 0 ? json_log : flags.access_log == 1});
