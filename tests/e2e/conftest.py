@@ -50,8 +50,9 @@ def add_user(storage, name, role, password):
 class Server:
     """A running pydepot; `url` is http://127.0.0.1:PORT."""
 
-    def __init__(self, storage, extra_args=(), env=None):
-        # A directory, or a storage URL (s3://..., gs://...) kept as it is.
+    def __init__(self, storage, extra_args=(), env=None, log_path=None):
+        # A directory, or a storage URL (s3://..., gs://...) kept as it is. With log_path, the
+        # server's stderr goes to that file (read it with log()); else to a pipe the test reads.
         is_url = isinstance(storage, str) and "://" in storage
         self.storage = storage if is_url else pathlib.Path(storage)
         args = [PYDEPOT, "serve", "--storage", str(self.storage), "--listen", "127.0.0.1:0",
@@ -59,12 +60,14 @@ class Server:
         if "--cache-ttl-ms" not in extra_args:
             # Tests change the store behind the server's back (the CLI yanks): see it at once.
             args += ["--cache-ttl-ms", "0"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env)
+        self.log_path = log_path
+        self._log_file = open(log_path, "w") if log_path else None
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=self._log_file or subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on http://"):
             self.proc.kill()
-            err = self.proc.stderr.read()
+            err = self.log() if log_path else self.proc.stderr.read()
             self.stop()
             raise RuntimeError("pydepot did not start: %r %s" % (line, err))
         self.first_line = line
@@ -95,9 +98,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdout, self.proc.stderr, self._log_file):
             if stream:
                 stream.close()
+
+    def log(self):
+        """What the server wrote to stderr so far (only with log_path), and whether it exited."""
+        text = pathlib.Path(self.log_path).read_text() if self.log_path else ""
+        code = self.proc.poll()
+        return text + ("" if code is None else "[pydepot exited with %d]\n" % code)
 
 
 def make_storage(tmp_path):

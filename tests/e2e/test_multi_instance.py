@@ -51,18 +51,22 @@ def upload(url, name, version, filename, data):
     fields = {":action": "file_upload", "protocol_version": "1", "metadata_version": "2.1",
               "name": name, "version": version, "filetype": "bdist_wheel", "pyversion": "py3",
               "sha256_digest": hashlib.sha256(data).hexdigest()}
+    outcome = None
     for attempt in range(5):
         try:
             r = requests.post(url + "/legacy/", data=fields,
                               files={"content": (filename, data, "application/octet-stream")},
                               auth=("uploader", PASSWORDS["uploader"]), timeout=120)
-        except requests.ConnectionError:
+        except requests.ConnectionError as e:
+            # Told apart from any status: the test fails on it, naming the error.
+            outcome = ("connection error", repr(e))
             time.sleep(0.2 * (attempt + 1))
             continue
+        outcome = (r.status_code, r.text)
         if r.status_code < 500:
-            return r.status_code, r.text
+            break
         time.sleep(0.2 * (attempt + 1))  # twine also retries 5xx
-    return r.status_code, r.text
+    return outcome
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +74,18 @@ def instances(tmp_path_factory):
     url = "%s/multi-%s" % (S3_URL.rstrip("/"), uuid.uuid4().hex[:12])
     for name, password in PASSWORDS.items():
         add_user(url, name, ROLES[name], password)
-    servers = [Server(url, extra_args=["--cache-ttl-ms", str(TTL_MS)]) for _ in range(INSTANCES)]
+    logs = tmp_path_factory.mktemp("multi-logs")
+    servers = [Server(url, extra_args=["--cache-ttl-ms", str(TTL_MS)],
+                      log_path=logs / ("instance-%d.log" % i)) for i in range(INSTANCES)]
     yield servers
     for srv in servers:
         srv.stop()
+
+
+def server_logs(servers):
+    """Each instance's stderr, for a failure message."""
+    return "\n".join("--- instance %d (%s):\n%s" % (i, srv.url, srv.log()[-4000:])
+                     for i, srv in enumerate(servers))
 
 
 def listing(srv, project):
@@ -115,6 +127,11 @@ def test_parallel_uploads_over_three_instances(instances, tmp_path):
         results = list(pool.map(
             lambda j: (j, upload(instances[j[0]].url, j[1], j[2], j[3], j[4])), jobs))
 
+    failed = [(j[0], j[3], outcome) for j, outcome in results
+              if outcome[0] == "connection error"]
+    assert not failed, "%d uploads found no server: %r\n%s" % (
+        len(failed), failed[:5], server_logs(instances))
+
     accepted = {}  # filename -> sha256 of the bytes that got a 200
     raced_wins = {fn: [] for fn in raced}
     for (inst, name, version, fn, data, kind), (status, text) in results:
@@ -154,7 +171,7 @@ def test_pip_installs_through_each_instance(instances, tmp_path):
         target = tmp_path / ("t%d" % i)
         res = pip("install", "--index-url", srv.index_url(), "--target", str(target),
                   "%s==1.%d" % (HOT, i))
-        assert res.returncode == 0, res.stdout + res.stderr
+        assert res.returncode == 0, res.stdout + res.stderr + server_logs(instances)
         assert (target / ("hot_project-1.%d.dist-info" % i)).is_dir()
 
 
