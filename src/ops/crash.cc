@@ -8,7 +8,6 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
-#include <cstdlib>
 
 namespace pydepot::ops {
 namespace {
@@ -68,7 +67,7 @@ void InstallCrashHandler() {
   // backtrace() loads libgcc on its first call, which allocates: do that now, not in a handler.
   std::array<void*, 2> warm{};
   ::backtrace(warm.data(), static_cast<int>(warm.size()));
-  // An alternate stack, so that a stack overflow can still be reported.
+  // This thread's alternate stack, so that its stack overflowing can still be reported.
   static std::array<char, 64 * 1024> alternate{};
   stack_t stack{};
   stack.ss_sp = alternate.data();

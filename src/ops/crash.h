@@ -7,8 +7,9 @@
 
 namespace pydepot::ops {
 
-// Installs the handler for the fatal signals (on an alternate stack, so a stack overflow is
-// reported too). Call once, early in main; later calls do nothing.
+// Installs the handler for the fatal signals. The calling thread gets an alternate signal stack,
+// so its own stack overflowing is reported too (other threads' overflows are not). Call once,
+// early, on the main thread; later calls do nothing.
 void InstallCrashHandler();
 
 // What the handler writes for `signo`, to `fd`: usable from a signal handler.
