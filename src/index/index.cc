@@ -12,7 +12,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -66,6 +68,20 @@ namespace {
 
 // Compare-and-swap retries before a contended document update gives up (each retry re-reads).
 constexpr int kMaxCasAttempts = 50;
+
+// After a lost compare-and-swap: a random pause below min(cap, 1 ms * 2^attempt) ("full jitter").
+// Retrying at once let one writer in per round trip while the others re-read in lockstep: 200
+// uploads to different projects at once (all write the project list) ran out of attempts. Spread
+// out, they take turns; the cap keeps the worst case for one update near 50 x 128 ms.
+void BackOffAfterLostSwap(int attempt) {
+  constexpr auto kFirst = std::chrono::microseconds(1000);
+  constexpr auto kCap = std::chrono::microseconds(128000);
+  const auto ceiling =
+      std::min<std::chrono::microseconds>(kCap, kFirst * (1LL << std::min(attempt, 7)));
+  thread_local std::minstd_rand random(std::random_device{}());
+  std::uniform_int_distribution<std::int64_t> pick(0, ceiling.count());
+  std::this_thread::sleep_for(std::chrono::microseconds(pick(random)));
+}
 
 // Most "no such project" answers remembered at once. Each 404 probe of a new name adds one, so
 // without a bound random names would grow the cache forever; past the bound every remembered
@@ -1019,6 +1035,7 @@ class IndexImpl final : public Index {
       if (put.error().code() != StatusCode::kFailedPrecondition) {
         return UnavailableError("updating index of " + project + ": " + put.error().message());
       }
+      BackOffAfterLostSwap(attempt);
     }
     return UnavailableError("updating index of " + project + ": too much contention, retry");
   }
@@ -1089,6 +1106,7 @@ class IndexImpl final : public Index {
       if (put.error().code() != StatusCode::kFailedPrecondition) {
         return UnavailableError("updating project list: " + put.error().message());
       }
+      BackOffAfterLostSwap(attempt);
     }
     return UnavailableError("updating project list: too much contention, retry");
   }
