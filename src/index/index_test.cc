@@ -115,6 +115,27 @@ IndexOptions TestOptions(std::chrono::milliseconds ttl = std::chrono::millisecon
   return options;
 }
 
+// Runs upload(i) for each i below `count`, on as many threads released at the same moment; the
+// statuses in order.
+std::vector<Status> UploadAtOnce(int count,
+                                 const std::function<StatusOr<UploadOutcome>(int)>& upload) {
+  std::latch start(count);
+  std::vector<Status> results(static_cast<std::size_t>(count));
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto outcome = upload(i);
+      results[static_cast<std::size_t>(i)] = outcome.has_value() ? OkStatus() : outcome.error();
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  return results;
+}
+
 class IndexTest : public ::testing::Test {
  protected:
   // The wheel foo-<version>-py3-none-any.whl (name part `foo`), its METADATA naming `name`.
@@ -598,20 +619,8 @@ TEST_F(IndexTest, ConcurrentDistinctUploadsThroughTwoInstances) {
     forms.push_back(
         Form("foo-" + version + "-py3-none-any.whl", FooWheel(version), "foo", version));
   }
-  std::latch start(kThreads);
-  std::vector<Status> results(kThreads);
-  std::vector<std::thread> threads;
-  threads.reserve(kThreads);
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      auto outcome = (i % 2 == 0 ? a : b)->Upload(forms[i], "alice");
-      results[i] = outcome.has_value() ? OkStatus() : outcome.error();
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  const std::vector<Status> results = UploadAtOnce(
+      kThreads, [&](int i) { return (i % 2 == 0 ? a : b)->Upload(forms[i], "alice"); });
   for (const Status& status : results) {
     EXPECT_TRUE(status.ok()) << status;
   }
@@ -646,20 +655,8 @@ TEST_F(IndexTest, ManySimultaneousUploadsToDifferentProjectsAllGetIntoTheList) {
     forms.push_back(MakeForm(dir_, name + "-1.0-py3-none-any.whl",
                              Wheel(name, "1.0", Metadata(name, "1.0", kExtra), ""), name, "1.0"));
   }
-  std::latch start(kThreads);
-  std::vector<Status> results(kThreads);
-  std::vector<std::thread> threads;
-  threads.reserve(kThreads);
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      auto outcome = instances[i % kInstances]->Upload(forms[i], "alice");
-      results[i] = outcome.has_value() ? OkStatus() : outcome.error();
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  const std::vector<Status> results = UploadAtOnce(
+      kThreads, [&](int i) { return instances[i % kInstances]->Upload(forms[i], "alice"); });
   int failed = 0;
   for (const Status& status : results) {
     failed += status.ok() ? 0 : 1;
