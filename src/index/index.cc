@@ -74,6 +74,9 @@ constexpr int kMaxCasAttempts = 50;
 // uploads to different projects at once (all write the project list) ran out of attempts. Spread
 // out, they take turns; the cap keeps the worst case for one update near 50 x 128 ms.
 void BackOffAfterLostSwap(int attempt) {
+  if (attempt + 1 >= kMaxCasAttempts) {
+    return;  // the last attempt: no retry to wait for
+  }
   constexpr auto kFirst = std::chrono::microseconds(1000);
   constexpr auto kCap = std::chrono::microseconds(128000);
   const auto ceiling =
